@@ -1,0 +1,68 @@
+"""Command-line entry point: `calico-tui [options] [COMMAND]`.
+
+Without a command the interactive app runs (against `--demo` or a kubeconfig context).
+Every subcommand lives in its own module under tui.commands and is listed in COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tui import __version__
+
+# Order is the order shown in --help.
+COMMAND_MODULES = (
+    "tui.commands.demo_server",
+)
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that say which cluster to talk to, shared by the app and every headless command."""
+    group = parser.add_argument_group("cluster")
+    group.add_argument("--kubeconfig", help="kubeconfig file(s); default $KUBECONFIG or ~/.kube/config")
+    group.add_argument("--context", help="kubeconfig context to use (default: current-context)")
+    group.add_argument("--demo", action="store_true",
+                       help="run against a simulated Calico cluster started in this process")
+    add_scenario_arguments(group)
+
+
+def add_scenario_arguments(parser) -> None:
+    parser.add_argument("--scenario", default="seed", help="built-in simulated cluster (default: seed)")
+    parser.add_argument("--scenario-file", help="scenario YAML file (e.g. one written by `snapshot`)")
+    parser.add_argument("--nodes", type=int, default=None, help="node count for the `large` scenario")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up factor")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="calico-tui",
+        description="Watch Calico networking live and migrate a cluster's pod CIDR without an outage.",
+    )
+    parser.add_argument("--version", action="version", version=f"calico-tui {__version__}")
+    add_connection_arguments(parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from tui.commands import interactive
+
+        return interactive.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
