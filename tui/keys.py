@@ -1,0 +1,88 @@
+"""The one registry of user commands: key bindings, the `?` help screen and the command palette.
+
+Every command the user can trigger has an id here, so a keymap can rebind it, help lists it and the
+palette finds it. Screens take their BINDINGS from `bindings(scope)`; nothing else declares keys,
+which keeps help, palette and behaviour from drifting apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    key: str
+    action: str
+    title: str
+    help: str
+    scope: str
+    footer: bool = True
+    key_display: str | None = None
+
+
+APP = "app"
+DASHBOARD = "dashboard"
+NODE_DETAIL = "node-detail"
+YAML = "yaml"
+CONNECT_ERROR = "connect-error"
+DIALOG = "dialog"
+
+COMMANDS: tuple[Command, ...] = (
+    Command("quit", "q", "quit", "Quit", "Leave calico-tui (removes CalicoNodeStatus objects it created).", APP),
+    Command("help", "question_mark", "help", "Help", "Show every key and what it does.", APP, key_display="?"),
+    Command("palette", "ctrl+p", "command_palette", "Commands", "Search every command by name.", APP,
+            footer=False),
+    Command("relist", "r", "relist", "Relist", "Drop the cache and list everything again from the API server.", APP),
+    Command("next-pane", "tab", "next_pane", "Next pane", "Move to the next pane (pools, nodes, BGP).", DASHBOARD,
+            footer=False),
+    Command("prev-pane", "shift+tab", "prev_pane", "Previous pane", "Move to the previous pane.", DASHBOARD,
+            footer=False),
+    Command("filter", "slash", "filter", "Filter", "Filter nodes by name or by a label selector "
+            "(e.g. route-reflector=true, node-role.kubernetes.io/control-plane).", DASHBOARD, key_display="/"),
+    Command("node-detail", "enter", "node_detail", "Detail", "Open the selected node: blocks, IPs, BGP sessions, "
+            "kube-proxy and calico-node pods.", DASHBOARD),
+    Command("yaml", "y", "yaml", "YAML", "Show the live object of the selected row as YAML.", DASHBOARD),
+    Command("sort", "s", "sort", "Sort", "Sort nodes by the next column (again on the last one: reverse).",
+            DASHBOARD),
+    Command("bgp-status", "b", "bgp_status", "BGP status", "Ask calico-node for live BGP sessions of up to 10 "
+            "nodes (creates CalicoNodeStatus objects, removed on exit; needs write access).", DASHBOARD),
+    Command("clear-filter", "escape", "clear_filter", "Clear filter", "Remove the node filter.", DASHBOARD,
+            footer=False),
+    Command("detail-back", "escape", "app.pop_screen", "Back", "Back to the dashboard.", NODE_DETAIL),
+    Command("detail-yaml", "y", "yaml", "YAML", "Show the selected block or pod, or the node, as YAML.",
+            NODE_DETAIL),
+    Command("yaml-back", "escape", "app.pop_screen", "Back", "Close the YAML view.", YAML),
+    Command("yaml-copy", "c", "copy", "Copy", "Copy the YAML to your local clipboard (OSC 52, works over SSH).",
+            YAML),
+    Command("retry", "r", "retry", "Retry", "Try to connect to the cluster again.", CONNECT_ERROR),
+    Command("dialog-close", "escape", "dismiss_dialog", "Close", "Close this dialog.", DIALOG),
+)
+
+
+def commands(*scopes: str) -> list[Command]:
+    """Commands of the given scopes, in registry order."""
+    return [command for command in COMMANDS if command.scope in scopes]
+
+
+def bindings(scope: str) -> list[Binding]:
+    """Textual bindings for one scope, each carrying its command id."""
+    return [
+        Binding(c.key, c.action, c.title, show=c.footer, key_display=c.key_display, id=c.id, tooltip=c.help)
+        for c in commands(scope)
+    ]
+
+
+def key_label(command: Command) -> str:
+    """How help shows a key: `?` rather than `question_mark`."""
+    return command.key_display or command.key
+
+
+def help_rows(scopes: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(key, title, help) rows for the help screen, screen-specific commands first."""
+    ordered = sorted(commands(*scopes), key=lambda c: c.scope == APP)
+    return [(key_label(c), c.title, c.help) for c in ordered]
