@@ -35,6 +35,15 @@ def add_scenario_arguments(parser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up factor")
 
 
+def add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the interactive dashboard (no subcommand)."""
+    group = parser.add_argument_group("dashboard")
+    group.add_argument("--read-only", action="store_true",
+                       help="never write to the cluster, even with an identity that could")
+    group.add_argument("--color-system", choices=("auto", "truecolor", "256", "16"), default="auto",
+                       help="colours to use (default: detected; 16 uses your terminal's own palette)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calico-tui",
@@ -42,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"calico-tui {__version__}")
     add_connection_arguments(parser)
+    add_app_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
