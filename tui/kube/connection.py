@@ -1,0 +1,277 @@
+"""Connecting to a cluster the way kubectl does, with one independent ApiClient per connection.
+
+Nothing here touches the process-global kubernetes `Configuration`: the demo simulator and a real
+cluster (or two contexts) can be open side by side without sharing credentials or TLS settings.
+
+Requests go through the connection's ApiClient (auth headers, token refresh, TLS, proxy) but bypass
+the generated models: the cache and the model work on the JSON exactly as the server sent it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import incluster_config
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+# (connect, read) seconds for ordinary requests; watches pass their own.
+DEFAULT_TIMEOUT = (5.0, 30.0)
+# One connection per open watch (~20) plus requests made meanwhile.
+POOL_SIZE = 48
+
+class ClusterAccessError(Exception):
+    """The cluster could not be used; `summary` is one line for the operator, without secrets.
+
+    `cause` is a short machine word: kubeconfig, dns, refused, tls, timeout, network,
+    unauthorized, forbidden or http.
+    """
+
+    def __init__(self, summary: str, cause: str, server: str = "", status: int | None = None):
+        super().__init__(summary)
+        self.summary = summary
+        self.cause = cause
+        self.server = server
+        self.status = status
+
+
+@dataclass
+class Connection:
+    """One cluster endpoint: where it is, who we are (never the secret), and the client to use."""
+
+    context: str
+    server: str
+    user: str
+    api_client: client.ApiClient
+
+    def open(self, method: str, path: str, query: Mapping[str, Any] | None = None,
+             body: Any = None, timeout=DEFAULT_TIMEOUT, content_type: str = "application/json"):
+        """Send a request and return the urllib3 response with its body unread.
+
+        Non-2xx answers raise `ApiException` (with the Status body), like the generated API does.
+        """
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        serialized = self.api_client.param_serialize(
+            method, path, query_params=params, header_params=headers, body=body,
+            auth_settings=["BearerToken"])
+        response = self.api_client.call_api(*serialized, _request_timeout=timeout)
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
+
+    def request(self, method: str, path: str, query: Mapping[str, Any] | None = None,
+                body: Any = None, timeout=DEFAULT_TIMEOUT,
+                content_type: str = "application/json") -> dict:
+        """Send a request and return the decoded JSON answer."""
+        response = self.open(method, path, query, body, timeout, content_type)
+        try:
+            return json.loads(response.data or b"{}")
+        finally:
+            response.release_conn()
+
+    def get(self, path: str, query: Mapping[str, Any] | None = None, timeout=DEFAULT_TIMEOUT) -> dict:
+        return self.request("GET", path, query, timeout=timeout)
+
+    def close(self) -> None:
+        """Release pooled sockets (an unclosed client can hang interpreter exit)."""
+        self.api_client.close()
+        self.api_client.rest_client.close()
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def kubeconfig_paths(kubeconfig: str | None, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The kubeconfig files to merge, in precedence order, as kubectl picks them.
+
+    An explicit `--kubeconfig` must exist; files listed in `KUBECONFIG` that don't exist are skipped;
+    `~/.kube/config` is the fallback. Returns [] when nothing applies (then in-cluster config may).
+    """
+    if kubeconfig:
+        paths = [os.path.expanduser(p) for p in kubeconfig.split(os.pathsep) if p]
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise ClusterAccessError(f"kubeconfig: file not found: {missing[0]}", "kubeconfig")
+        return paths
+    listed = environ.get("KUBECONFIG", "")
+    if listed.strip():
+        return [p for p in (os.path.expanduser(x) for x in listed.split(os.pathsep) if x)
+                if os.path.isfile(p)]
+    default = os.path.expanduser(DEFAULT_KUBECONFIG)
+    return [default] if os.path.isfile(default) else []
+
+
+def _new_configuration() -> client.Configuration:
+    config = client.Configuration()
+    config.connection_pool_maxsize = POOL_SIZE
+    config.retries = 2
+    return config
+
+
+def connect(kubeconfig: str | None = None, context: str | None = None,
+            environ: Mapping[str, str] = os.environ) -> Connection:
+    """A connection from kubeconfig (`--kubeconfig`, `KUBECONFIG` list merged, `~/.kube/config`),
+    or the in-cluster service account when no kubeconfig exists and we run in a pod.
+
+    Raises ClusterAccessError (cause `kubeconfig`) for missing files or an unknown context.
+    Nothing is sent to the server yet.
+    """
+    paths = kubeconfig_paths(kubeconfig, environ)
+    if not paths:
+        if context is None and environ.get(incluster_config.SERVICE_HOST_ENV_NAME):
+            return _connect_in_cluster()
+        raise ClusterAccessError(
+            "kubeconfig: none found (use --kubeconfig, set KUBECONFIG, or create ~/.kube/config)",
+            "kubeconfig")
+    try:
+        merged = KubeConfigMerger(os.pathsep.join(paths))
+        _first_current_context_wins(merged, paths)
+        loader = KubeConfigLoader(config_dict=merged.config, config_base_path=None)
+        contexts = [c["name"] for c in loader.list_contexts()]
+        name = context or merged.config.value.get("current-context")
+        if not name:
+            raise ClusterAccessError(
+                f"kubeconfig: no current-context set; pick one with --context ({', '.join(contexts)})",
+                "kubeconfig")
+        if name not in contexts:
+            raise ClusterAccessError(
+                f"kubeconfig: context {name!r} not found (available: {', '.join(contexts) or 'none'})",
+                "kubeconfig")
+        loader.set_active_context(name)
+        config = _new_configuration()
+        loader.load_and_set(config)
+    except ConfigException as exc:
+        raise ClusterAccessError(f"kubeconfig: {exc}", "kubeconfig") from None
+    user = loader.current_context["context"].get("user", "")
+    return Connection(context=name, server=config.host, user=str(user),
+                      api_client=client.ApiClient(configuration=config))
+
+
+def _first_current_context_wins(merged: KubeConfigMerger, paths: list[str]) -> None:
+    """kubectl takes current-context from the first file that sets it; the client takes the last."""
+    for path in paths:
+        current = (merged.config_files.get(path) or {}).get("current-context")
+        if current:
+            merged.config.value["current-context"] = current
+            return
+
+
+def _connect_in_cluster() -> Connection:
+    config = _new_configuration()
+    try:
+        incluster_config.load_incluster_config(client_configuration=config)
+    except ConfigException as exc:
+        raise ClusterAccessError(f"in-cluster config: {exc}", "kubeconfig") from None
+    return Connection(context="in-cluster", server=config.host, user="serviceaccount",
+                      api_client=client.ApiClient(configuration=config))
+
+
+# --- error classification -------------------------------------------------------------------
+
+def access_error(exc: BaseException, server: str, user: str = "") -> ClusterAccessError | None:
+    """Turn whatever a request raised into one operator line naming the server and the cause.
+
+    Returns None for exceptions that are not about reaching or using the API (programming errors
+    must still surface as tracebacks).
+    """
+    if isinstance(exc, ClusterAccessError):
+        return exc
+    if isinstance(exc, ApiException):
+        return _http_error(exc, server, user)
+    root = _root_cause(exc)
+    if root is None:
+        return None
+    cause, detail = root
+    verb = "TLS handshake failed with" if cause == "tls" else "cannot reach"
+    return ClusterAccessError(f"{verb} {server}: {detail}", cause, server)
+
+
+def _http_error(exc: ApiException, server: str, user: str) -> ClusterAccessError:
+    if not exc.status:  # the REST layer wraps urllib3's SSLError as status 0
+        text = " ".join(str(exc.reason or "").split())
+        return ClusterAccessError(f"TLS handshake failed with {server}: {_tls_detail(text)}", "tls", server)
+    message = status_message(exc)
+    if exc.status == 401:
+        who = f" of user {user!r}" if user else ""
+        return ClusterAccessError(
+            f"{server} rejected the credentials{who}: 401 Unauthorized", "unauthorized", server, 401)
+    if exc.status == 403:
+        return ClusterAccessError(f"{server} refused access: 403 Forbidden: {message}", "forbidden",
+                                  server, 403)
+    return ClusterAccessError(f"{server} answered {exc.status} {exc.reason or ''}: {message}".strip(),
+                              "http", server, exc.status)
+
+
+def status_message(exc: ApiException) -> str:
+    """The `message` of the Status body the API sent, or the HTTP reason."""
+    try:
+        body = json.loads(exc.body or "")
+        if isinstance(body, dict) and body.get("message"):
+            return " ".join(str(body["message"]).split())
+    except (TypeError, ValueError):
+        pass
+    return str(exc.reason or "")
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, urllib3.exceptions.MaxRetryError):
+            todo.append(current.reason)
+        todo.extend((current.__cause__, current.__context__))
+        todo.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+
+
+def _root_cause(exc: BaseException) -> tuple[str, str] | None:
+    chain = list(_chain(exc))
+    for item in chain:
+        if isinstance(item, (ssl.SSLError, urllib3.exceptions.SSLError)):
+            return "tls", _tls_detail(" ".join(str(item).split()))
+    for item in chain:
+        if isinstance(item, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
+            host = getattr(getattr(item, "conn", None), "host", None)
+            return "dns", f"DNS lookup failed{f' for {host}' if host else ''} (unknown host)"
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError):
+            return "refused", "connection refused"
+    for item in chain:
+        if isinstance(item, (urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError)):
+            return "timeout", "timed out waiting for the server"
+    for item in chain:
+        if isinstance(item, (urllib3.exceptions.HTTPError, OSError)):
+            text = " ".join(str(item).split())
+            if "refused" in text.lower():
+                return "refused", "connection refused"
+            return "network", text or type(item).__name__
+    return None
+
+
+def _tls_detail(text: str) -> str:
+    lowered = text.lower()
+    if "certificate verify failed" in lowered:
+        start = lowered.index("certificate verify failed")
+        detail = text[start:].split("(_ssl")[0].rstrip(" ()")
+        return f"{detail} (the server's certificate is not trusted by the kubeconfig's CA)"
+    return text
