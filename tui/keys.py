@@ -31,6 +31,7 @@ NODE_DETAIL = "node-detail"
 YAML = "yaml"
 CONNECT_ERROR = "connect-error"
 DIALOG = "dialog"
+NODE_STATUS = "node-status"
 
 COMMANDS: tuple[Command, ...] = (
     Command("quit", "q", "quit", "Quit", "Leave calico-tui (removes CalicoNodeStatus objects it created).", APP),
@@ -61,6 +62,10 @@ COMMANDS: tuple[Command, ...] = (
             YAML),
     Command("retry", "r", "retry", "Retry", "Try to connect to the cluster again.", CONNECT_ERROR),
     Command("dialog-close", "escape", "dismiss_dialog", "Close", "Close this dialog.", DIALOG),
+    Command("node-status-create", "c", "create", "Create", "Create CalicoNodeStatus objects for the checked "
+            "nodes (space checks a node).", NODE_STATUS),
+    Command("node-status-cancel", "escape", "dismiss_dialog", "Cancel", "Close without creating anything.",
+            NODE_STATUS),
 )
 
 

@@ -29,3 +29,10 @@ def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> bool:
                 table.update_cell(key, column, new, update_width=True)
                 changed = True
     return changed
+
+
+def selected_key(table: DataTable) -> str | None:
+    """The row key under the cursor, or None on an empty table."""
+    if not table.row_count:
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value

@@ -1,0 +1,134 @@
+"""Pure pieces of the dashboard: key registry, freshness words, usage bars, keyed table diffs, filters."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from tui import keys
+from tui.sim.selectors import SelectorError
+from tui.terminal import apply_color_system, no_color, terminal_alive
+from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, describe, duration, worst
+from widgets.nodes import node_matcher
+from widgets.table_sync import selected_key, sync_rows
+from widgets.usage import bar, usage_cell
+
+
+def test_every_command_has_a_unique_id_and_one_key_per_scope():
+    ids = [c.id for c in keys.COMMANDS]
+    assert len(ids) == len(set(ids))
+    for scope in {c.scope for c in keys.COMMANDS}:
+        scoped = [c.key for c in keys.commands(scope)]
+        assert len(scoped) == len(set(scoped)), scope
+
+
+def test_bindings_carry_the_registry_ids():
+    bindings = keys.bindings(keys.DASHBOARD)
+    assert {b.id for b in bindings} == {c.id for c in keys.commands(keys.DASHBOARD)}
+    assert all(b.tooltip for b in bindings)
+
+
+def test_help_rows_list_screen_commands_before_app_commands():
+    rows = keys.help_rows((keys.DASHBOARD, keys.APP))
+    labels = [row[0] for row in rows]
+    assert labels.index("/") < labels.index("?")
+    assert ("q", "Quit") == rows[[r[1] for r in rows].index("Quit")][:2]
+
+
+def test_migration_key_is_not_bound_until_the_screen_exists():
+    assert all(c.key != "m" for c in keys.COMMANDS)
+
+
+@pytest.mark.parametrize("choice, expected", [("truecolor", "truecolor"), ("256", "256"), ("16", "standard")])
+def test_color_system_choice_sets_textual_env(choice, expected):
+    environ: dict[str, str] = {}
+    apply_color_system(choice, environ)
+    assert environ == {"TEXTUAL_COLOR_SYSTEM": expected}
+
+
+def test_color_system_auto_keeps_the_users_setting():
+    environ = {"TEXTUAL_COLOR_SYSTEM": "256"}
+    apply_color_system("auto", environ)
+    assert environ == {"TEXTUAL_COLOR_SYSTEM": "256"}
+    with pytest.raises(ValueError):
+        apply_color_system("8", environ)
+
+
+def test_no_color_is_honoured_even_when_empty():
+    assert no_color({"NO_COLOR": ""})
+    assert not no_color({})
+
+
+def test_a_pipe_is_not_a_terminal():
+    read, write = os.pipe()
+    try:
+        assert not terminal_alive(read)
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+@pytest.mark.parametrize("seconds, words", [(0, "0 s"), (12.7, "12 s"), (60, "1 min"), (3599, "59 min"),
+                                            (3900, "1 h 5 min")])
+def test_duration_words(seconds, words):
+    assert duration(seconds) == words
+
+
+def test_freshness_words_never_call_stale_data_live():
+    assert describe(PaneHealth(LIVE), 100) == "● live"
+    assert describe(PaneHealth(RECONNECTING, since=88), 100) == "⚠ stale: reconnecting, 12 s"
+    assert describe(PaneHealth(FAILED, since=40, detail="403 forbidden"), 100) == \
+        "✖ stale: watch failed, 1 min: 403 forbidden"
+    assert not PaneHealth(LOADING).stale and PaneHealth(RECONNECTING, 1).stale
+
+
+def test_worst_health_is_the_oldest_outage():
+    older, newer = PaneHealth(RECONNECTING, since=10), PaneHealth(RECONNECTING, since=50)
+    assert worst([PaneHealth(LIVE), newer, older]) == older
+    assert worst([PaneHealth(LIVE), PaneHealth(FAILED, 90)]).state == FAILED
+    assert worst([]).state == LOADING
+
+
+def test_usage_bar_shows_any_use_and_never_overflows():
+    assert bar(0, 64, 10) == " " * 10
+    assert bar(1, 65536, 10).strip() == "▏"
+    assert bar(64, 64, 10) == "█" * 10
+    assert bar(32, 64, 10) == "█████     "
+    assert usage_cell(3, 64).plain.endswith(" 3/64 5%")
+
+
+def test_node_filter_by_name_and_label_selector():
+    labels = {"route-reflector": "true", "node-role.kubernetes.io/control-plane": ""}
+    assert node_matcher("cp")("cp-1", {})
+    assert not node_matcher("worker")("cp-1", labels)
+    assert node_matcher("route-reflector=true")("x", labels)
+    assert not node_matcher("route-reflector!=true")("x", labels)
+    assert node_matcher("node-role.kubernetes.io/control-plane")("x", labels)
+    with pytest.raises(SelectorError):
+        node_matcher("route-reflector in (true")
+
+
+class TableApp(App):
+    def compose(self) -> ComposeResult:
+        table = DataTable()
+        table.add_column("name", key="name")
+        table.add_column("value", key="value")
+        yield table
+
+
+async def test_sync_rows_touches_only_what_changed():
+    app = TableApp()
+    async with app.run_test():
+        table = app.query_one(DataTable)
+        assert sync_rows(table, {"a": ("a", "1"), "b": ("b", "2")})
+        assert not sync_rows(table, {"a": ("a", "1"), "b": ("b", "2")})
+        count = table._update_count
+        assert sync_rows(table, {"a": ("a", "1"), "c": ("c", "3")})
+        assert [table.get_row(k) for k in ("a", "c")] == [["a", "1"], ["c", "3"]]
+        assert "b" not in table.rows and table._update_count > count
+        assert sync_rows(table, {"a": ("a", "9"), "c": ("c", "3")})
+        assert table.get_cell("a", "value") == "9"
+        assert selected_key(table) == "a"

@@ -1,0 +1,191 @@
+"""One cluster as the dashboard uses it: connect, detect, capabilities, live cache, model building.
+
+Every method here blocks (HTTP) and is called from the app's thread workers, never from the UI.
+Change sets from the cache are built into the model on the cache's delivery thread, so the UI thread
+only diffs rows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, worst
+
+MAX_NODE_STATUSES = 10
+MANAGED_BY = {"app.kubernetes.io/managed-by": "calico-tui"}
+REFRESH_HZ = 4
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What the header shows about the cluster and what this identity may do."""
+
+    context: str
+    server: str
+    info: object
+    capabilities: object
+    read_only: bool
+    read_only_reason: str
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """One coalesced picture: the model, the raw objects it came from, and per-resource health."""
+
+    cluster: object
+    raw: dict
+    health: dict[str, PaneHealth]
+    received: float
+    changed: frozenset[str] = field(default_factory=frozenset)
+
+    def pane_health(self, resources: tuple[str, ...]) -> PaneHealth:
+        """The worst health among the watches a pane depends on (unwatched ones are ignored)."""
+        return worst([self.health[r] for r in resources if r in self.health])
+
+    def find(self, kind: str, name: str) -> dict | None:
+        """The raw object `kind/name` as the API served it (for the YAML view)."""
+        return next((o for o in self.raw.get(kind, ()) if o.get("metadata", {}).get("name") == name), None)
+
+
+def failure_summary(error: BaseException | None) -> tuple[str, str]:
+    """(one-line cause, what to try) for any failure a worker reports; never a traceback."""
+    from kubernetes.client.exceptions import ApiException
+
+    from tui.kube.connection import status_message
+
+    if isinstance(error, ApiException):
+        summary = f"HTTP {error.status}: {status_message(error)}"
+    else:
+        summary = getattr(error, "summary", None) or f"{type(error).__name__}: {error}"
+    text = summary.lower()
+    if "401" in text or "unauthorized" in text:
+        hint = "The credentials were rejected: refresh the token or pick another --context."
+    elif "403" in text or "forbidden" in text:
+        hint = "This identity may not read Calico objects: ask for list/watch on crd.projectcalico.org."
+    elif "certificate" in text or "tls" in text or "ssl" in text:
+        hint = "TLS verification failed: check certificate-authority in the kubeconfig."
+    else:
+        hint = "Check that the API server is reachable from here (VPN, bastion, --kubeconfig, --context)."
+    return summary, hint
+
+
+def pane_health(raw_health: object, now: float) -> PaneHealth:
+    """Translate the cache's health of one watched resource into the words a pane shows."""
+    error = getattr(raw_health, "error", None)
+    since = getattr(raw_health, "since", None) or getattr(raw_health, "reconnecting_since", None)
+    if getattr(raw_health, "synced", False) and since is None and not error:
+        return PaneHealth(LIVE)
+    if since is None and not error:
+        return PaneHealth(LOADING)
+    return PaneHealth(FAILED if getattr(raw_health, "failed", False) else RECONNECTING, since, error or "")
+
+
+class Session:
+    """A connection to one cluster; `force_read_only` wins over any capability (`--read-only`)."""
+
+    def __init__(self, kubeconfig: str | None, context: str | None, *, force_read_only: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.force_read_only = force_read_only
+        self.clock = clock
+        self.conn = None
+        self.cache = None
+        self.opened: Opened | None = None
+        self._created_statuses: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def target(self) -> str:
+        where = f"context {self.context}" if self.context else "the current context"
+        return f"{where} of {self.kubeconfig or 'the default kubeconfig'}"
+
+    def open(self) -> Opened:
+        from tui.kube.cache import LiveCache
+        from tui.kube.connection import connect
+        from tui.kube.detect import detect
+        from tui.kube.rbac import check_capabilities
+
+        self.close()
+        conn = connect(self.kubeconfig, self.context)
+        try:
+            info = detect(conn)
+            caps = check_capabilities(conn, info.served)
+        except BaseException:
+            conn.close()
+            raise
+        reason = ("--read-only" if self.force_read_only
+                  else "identity cannot write" if caps.read_only else "")
+        self.conn = conn
+        self.opened = Opened(conn.context, conn.server, info, caps, bool(reason), reason)
+        self.cache = LiveCache(conn)
+        self.cache.start()
+        return self.opened
+
+    def subscribe(self, deliver: Callable[[LiveView], None]) -> None:
+        """Call `deliver` with a built LiveView for every coalesced change set (cache thread)."""
+        from tui.model import build_cluster
+
+        def on_change(change) -> None:
+            now = self.clock()
+            health = {name: pane_health(h, now) for name, h in change.health.items()}
+            deliver(LiveView(build_cluster(change.raw), change.raw, health, now,
+                             frozenset(change.resources_changed)))
+
+        self.cache.subscribe(on_change, max_rate_hz=REFRESH_HZ)
+
+    def relist(self) -> None:
+        self.cache.relist()
+
+    @property
+    def status_group(self) -> str | None:
+        """CalicoNodeStatus is written through projectcalico.org/v3 when served, else the v1 CRD it
+        is read from (a status request, not configuration)."""
+        info = self.opened.info if self.opened else None
+        return info and (info.write_group or info.calico_read_group)
+
+    @property
+    def can_request_node_status(self) -> bool:
+        opened, group = self.opened, self.status_group
+        return bool(opened and group and not opened.read_only
+                    and opened.capabilities.can("create", group.split("/")[0], "caliconodestatuses"))
+
+    def request_node_status(self, nodes: list[str]) -> list[str]:
+        """Create CalicoNodeStatus objects (Agent + BGP, every 10 s) for up to 10 nodes; return them."""
+        if not self.can_request_node_status:
+            raise PermissionError("read-only: creating CalicoNodeStatus objects needs write access")
+        group = self.status_group
+        with self._lock:
+            room = MAX_NODE_STATUSES - len(self._created_statuses)
+            wanted = [n for n in nodes if status_name(n) not in self._created_statuses][:max(room, 0)]
+            for node in wanted:
+                body = {"apiVersion": group, "kind": "CalicoNodeStatus",
+                        "metadata": {"name": status_name(node), "labels": dict(MANAGED_BY)},
+                        "spec": {"node": node, "classes": ["Agent", "BGP"], "updatePeriodSeconds": 10}}
+                self.conn.request("POST", f"/apis/{group}/caliconodestatuses", body=body)
+                self._created_statuses.add(status_name(node))
+        return wanted
+
+    def close(self) -> None:
+        """Stop watching and remove the CalicoNodeStatus objects this session created."""
+        if self.conn is not None and self._created_statuses:
+            group = self.status_group
+            for name in sorted(self._created_statuses):
+                try:
+                    self.conn.request("DELETE", f"/apis/{group}/caliconodestatuses/{name}")
+                except Exception:  # noqa: BLE001 - best effort on exit; the objects carry our label
+                    pass
+            self._created_statuses.clear()
+        if self.cache is not None:
+            self.cache.stop()
+            self.cache = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def status_name(node: str) -> str:
+    return f"calico-tui-{node}"

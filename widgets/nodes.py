@@ -1,0 +1,180 @@
+"""Nodes pane: readiness, route-reflector role, BGP identity, tunnel address, podCIDR, blocks and IPs per pool.
+
+Rows are keyed by node name and diffed; the sort column is the user's (`s` or a header click); `/`
+filters by name or by a Kubernetes label selector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+from tui.sim.selectors import SelectorError, parse_label_selector
+from widgets.pane import Pane
+from widgets.table_sync import selected_key, sync_rows
+
+COLUMNS = ("name", "roles", "status", "route reflector", "BGP address", "AS", "tunnel", "podCIDR",
+           "blocks / IPs per pool")
+SELECTOR_MARKS = ("=", "!", ",", "/", " in ", " notin ")
+
+NodeMatcher = Callable[[str, dict], bool]
+
+
+def node_matcher(text: str) -> NodeMatcher:
+    """A plain word matches node names (substring); anything selector-shaped is a label selector.
+
+    Raises SelectorError with the parser's message for a malformed selector.
+    """
+    text = text.strip()
+    if not text:
+        return lambda name, labels: True
+    if any(mark in text for mark in SELECTOR_MARKS):
+        selector = parse_label_selector(text)
+        return lambda name, labels: selector.matches(labels)
+    return lambda name, labels: text in name
+
+
+def status_cell(node) -> str:
+    words = ["✔ Ready" if node.ready else "✖ NotReady"]
+    if node.unschedulable:
+        words.append("⊘ SchedulingDisabled")
+    return ", ".join(words)
+
+
+def route_reflector_cell(node) -> Text:
+    """RR role needs both the label and the cluster ID; one without the other is a warning."""
+    if node.route_reflector and node.rr_cluster_id:
+        return Text(f"◆ RR {node.rr_cluster_id}", style="bold")
+    if node.route_reflector:
+        return Text("⚠ label, no cluster ID", style="yellow")
+    if node.rr_cluster_id:
+        return Text(f"⚠ ID {node.rr_cluster_id}, no label", style="yellow")
+    return Text("")
+
+
+def pod_cidr_cell(cidrs: tuple[str, ...], outside: bool) -> Text:
+    shown = ",".join(cidrs) or "—"
+    if outside:
+        return Text(f"⚠ {shown} outside cluster CIDR", style="yellow")
+    return Text(shown)
+
+
+def per_pool_cell(per_pool: dict[str, tuple[int, int]]) -> str:
+    """`default-ipv4-ippool 3/45 · new-pool 1/2`: blocks/IPs per pool, so a migration's progress shows."""
+    return " · ".join(f"{pool} {blocks}/{ips}" for pool, (blocks, ips) in per_pool.items()) or "—"
+
+
+class NodesPane(Pane):
+    TITLE = "Nodes"
+    RESOURCES = ("nodes", "ipamblocks", "blockaffinities", "pods")
+    DEFAULT_CSS = """
+    NodesPane #filter-row { display: none; height: 1; }
+    NodesPane #filter-row.-shown { display: block; }
+    NodesPane #filter { border: none; height: 1; width: 1fr; padding: 0 1; }
+    NodesPane #filter-error { width: auto; max-width: 60%; color: $error; padding: 0 1; }
+    """
+
+    class OpenNode(Message):
+        def __init__(self, node: str) -> None:
+            super().__init__()
+            self.node = node
+
+    def __init__(self, clock, **kwargs) -> None:
+        super().__init__(clock, **kwargs)
+        self.matcher: NodeMatcher = node_matcher("")
+        self.sort_column = "name"
+        self.sort_reverse = False
+        self.sort_values: dict[str, dict[str, object]] = {}
+        self.view = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="filter-row"):
+            yield Input(placeholder="node name, or label selector (e.g. route-reflector=true)", id="filter")
+            yield Static("", id="filter-error")
+        table = DataTable(cursor_type="row", zebra_stripes=True, id="nodes-table")
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        yield table
+
+    def show_view(self, view) -> None:
+        self.view = view
+        self.show_health(view.pane_health(self.RESOURCES))
+        self._sync()
+
+    def _sync(self) -> None:
+        if self.view is None:
+            return
+        rows, self.sort_values = node_rows(self.view.cluster, self.matcher)
+        if sync_rows(self.table, rows):
+            self._sort()
+        self.border_title = f"{self.TITLE} {len(rows)}/{len(self.view.cluster.nodes)}"
+
+    def _sort(self) -> None:
+        values = self.sort_values
+        column = self.sort_column
+        self.table.sort("name", key=lambda name: (values[str(name)][column], str(name)), reverse=self.sort_reverse)
+
+    def open_filter(self) -> None:
+        self.query_one("#filter-row").add_class("-shown")
+        self.query_one("#filter", Input).focus()
+
+    def close_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self.query_one("#filter-row").remove_class("-shown")
+        self.focus_table()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        error = self.set_filter(event.value)
+        self.query_one("#filter-error", Static).update(f"✖ {error}" if error else "")
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.focus_table()
+
+    def set_filter(self, text: str) -> str | None:
+        """Apply a filter; return the parse error to show inline (the old filter stays meanwhile)."""
+        try:
+            self.matcher = node_matcher(text)
+        except SelectorError as error:
+            return str(error)
+        self._sync()
+        return None
+
+    def next_sort(self) -> None:
+        """Cycle the sort column; on the last column, flip direction and start over."""
+        index = COLUMNS.index(self.sort_column) + 1
+        if index == len(COLUMNS):
+            index, self.sort_reverse = 0, not self.sort_reverse
+        self.sort_by(COLUMNS[index])
+
+    def sort_by(self, column: str) -> None:
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        self.sort_column = column
+        for key, label in zip(self.table.columns, COLUMNS):
+            arrow = (" ▼" if self.sort_reverse else " ▲") if label == column else ""
+            self.table.columns[key].label = Text(label + arrow)
+        self._sort()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    @on(DataTable.RowSelected)
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.post_message(self.OpenNode(event.row_key.value))
+
+    def selected_node(self) -> str | None:
+        return selected_key(self.table)
+
+    def selected_object(self) -> tuple[str, str] | None:
+        node = self.selected_node()
+        return ("nodes", node) if node else None
