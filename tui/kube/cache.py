@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from tui.kube.connection import Connection
-from tui.kube.listing import RawCluster
 from tui.kube.reflector import Health, Reflector, Tuning
-from tui.kube.resources import RAW_KEYS, WatchSpec, watch_specs
+from tui.kube.resources import WatchSpec, watch_specs
+from tui.model.raw import RAW_KEYS, RawCluster
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class ClusterCache:
             reflector.request_relist()
 
     def snapshot(self) -> RawCluster:
-        raw: RawCluster = {key: [] for key in RAW_KEYS}
+        raw: dict[str, list[dict]] = {key: [] for key in RAW_KEYS}
         for key, reflectors in self._by_key.items():
             if len(reflectors) == 1:
                 raw[key] = reflectors[0].items()

@@ -142,8 +142,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None,
     try:
         merged = KubeConfigMerger(os.pathsep.join(paths))
         _first_current_context_wins(merged, paths)
-        loader = KubeConfigLoader(config_dict=merged.config, config_base_path=None)
-        contexts = [c["name"] for c in loader.list_contexts()]
+        contexts = [_value(c).get("name") for c in merged.config.value.get("contexts") or []]
         name = context or merged.config.value.get("current-context")
         if not name:
             raise ClusterAccessError(
@@ -153,7 +152,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None,
             raise ClusterAccessError(
                 f"kubeconfig: context {name!r} not found (available: {', '.join(contexts) or 'none'})",
                 "kubeconfig")
-        loader.set_active_context(name)
+        loader = KubeConfigLoader(config_dict=merged.config, active_context=name, config_base_path=None)
         config = _new_configuration()
         loader.load_and_set(config)
     except ConfigException as exc:
@@ -161,6 +160,12 @@ def connect(kubeconfig: str | None = None, context: str | None = None,
     user = loader.current_context["context"].get("user", "")
     return Connection(context=name, server=config.host, user=str(user),
                       api_client=client.ApiClient(configuration=config))
+
+
+def _value(node: Any) -> dict:
+    """Merged kubeconfig lists hold ConfigNodes (which remember their file) or plain dicts."""
+    value = getattr(node, "value", node)
+    return value if isinstance(value, dict) else {}
 
 
 def _first_current_context_wins(merged: KubeConfigMerger, paths: list[str]) -> None:

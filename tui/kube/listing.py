@@ -15,16 +15,14 @@ from typing import Callable, Mapping
 from kubernetes.client.exceptions import ApiException
 
 from tui.kube.connection import DEFAULT_TIMEOUT, Connection
-from tui.kube.resources import RAW_KEYS, WatchSpec, watch_specs
+from tui.kube.resources import WatchSpec, watch_specs
+from tui.model.raw import RAW_KEYS
 
 PAGE_SIZE = 500
 # A continue token that expires mid-list (410) restarts the list; give up after this many.
 MAX_LIST_RESTARTS = 3
 # Transient answers a one-shot read retries (the live cache has its own backoff).
 TRANSIENT = {429, 500, 502, 503, 504}
-
-RawCluster = dict[str, list[dict]]
-
 
 def complete_items(listing: dict) -> list[dict]:
     """The list's items, each carrying kind and apiVersion (built-in lists omit them)."""
@@ -85,7 +83,7 @@ def list_with_retries(conn: Connection, spec: WatchSpec, attempts: int = 3,
             time.sleep(delay * 2 ** (attempt - 1))
 
 
-def read_specs(conn: Connection, specs: list[WatchSpec], workers: int = 8) -> RawCluster:
+def read_specs(conn: Connection, specs: list[WatchSpec], workers: int = 8) -> dict[str, list[dict]]:
     """List every spec once (in parallel) and group the items by RawCluster key.
 
     A collection the identity may not list (403) or the server does not have (404) reads as empty;
@@ -99,14 +97,14 @@ def read_specs(conn: Connection, specs: list[WatchSpec], workers: int = 8) -> Ra
                 return []
             raise
 
-    raw: RawCluster = {key: [] for key in RAW_KEYS}
+    raw: dict[str, list[dict]] = {key: [] for key in RAW_KEYS}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="calico-tui-read") as pool:
         for spec, items in zip(specs, pool.map(one, specs)):
             raw.setdefault(spec.key, []).extend(items)
     return raw
 
 
-def read_cluster(conn: Connection, served: Mapping[str, frozenset[str]]) -> RawCluster:
+def read_cluster(conn: Connection, served: Mapping[str, frozenset[str]]) -> dict[str, list[dict]]:
     """One read of everything the live cache would hold, without watching."""
     return read_specs(conn, watch_specs(served))
 

@@ -18,9 +18,6 @@ OPERATOR_V1 = "operator.tigera.io/v1"
 CALICO_PLURALS = ("ippools", "ipamblocks", "blockaffinities", "bgpconfigurations", "bgppeers",
                   "caliconodestatuses", "clusterinformations")
 
-# Keys of a RawCluster, in the order the model documents them.
-RAW_KEYS = CALICO_PLURALS + ("nodes", "pods", "daemonsets", "configmaps", "installations")
-
 KUBE_SYSTEM = "kube-system"
 CALICO_SYSTEM = "calico-system"
 CONFIGMAP_NAMES = ("kube-proxy", "kubeadm-config", "calico-config")
