@@ -502,6 +502,13 @@ def _apply_values(target: dict, applied: dict, names: tuple[str, ...]) -> dict:
     return target
 
 
+def _removal_order(path: Path) -> tuple[bool, int]:
+    """Whole list items first, outermost first (their fields, merge key included, go with them);
+    then single fields, deepest first."""
+    is_item = path[-1] == "."
+    return (not is_item, len(path) if is_item else -len(path))
+
+
 def apply_merge(live: dict | None, applied: dict, manager: str, force: bool) -> dict:
     """Server-side apply of configuration ``applied`` by ``manager``; returns the new object.
 
@@ -542,7 +549,7 @@ def apply_merge(live: dict | None, applied: dict, manager: str, force: bool) -> 
     others = [(e, paths - contested) for e, paths in others]
 
     still_owned = set().union(*(paths for _, paths in others))
-    for path in sorted(previous - mine, key=len, reverse=True):
+    for path in sorted(previous - mine, key=_removal_order):
         scope = path[:-1] if path[-1] == "." else path
         if not any(p[:len(scope)] == scope for p in still_owned):
             _drop(result, path)
