@@ -1,0 +1,64 @@
+"""Seeded names and identifiers that look like the ones real components generate.
+
+Everything random in the simulated cluster (pod name suffixes, container IDs, boot IDs) comes from one
+`Namer` seeded by the scenario, so a scenario always produces the same cluster and tests are
+deterministic. Derived names (pod-template-hash, static pod hashes) are hashes, not random.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+# apimachinery rand.String / SafeEncodeString alphabet: no vowels, no confusable digits.
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class Namer:
+    def __init__(self, seed: int | str = 0) -> None:
+        self._rng = random.Random(str(seed))
+
+    def suffix(self, length: int = 5) -> str:
+        """What the apiserver appends to a generateName."""
+        return "".join(self._rng.choice(SAFE_ALPHABET) for _ in range(length))
+
+    def hex(self, length: int) -> str:
+        return "".join(self._rng.choice("0123456789abcdef") for _ in range(length))
+
+    def container_id(self) -> str:
+        """A containerd container/sandbox ID (64 hex characters)."""
+        return self.hex(64)
+
+    def uuid(self) -> str:
+        h = self.hex(32)
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+    def choice(self, items):
+        return self._rng.choice(items)
+
+    def randint(self, low: int, high: int) -> int:
+        return self._rng.randint(low, high)
+
+
+def safe_encode(number: int, length: int = 10) -> str:
+    """Render a hash in the safe alphabet, like `rand.SafeEncodeString(fmt.Sprint(hash))`."""
+    out = []
+    for _ in range(length):
+        number, digit = divmod(number, len(SAFE_ALPHABET))
+        out.append(SAFE_ALPHABET[digit])
+    return "".join(out)
+
+
+def stable_hash(obj) -> int:
+    return int.from_bytes(hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).digest()[:8], "big")
+
+
+def template_hash(template: dict, collision_count: int = 0) -> str:
+    """The `pod-template-hash` label a Deployment gives the ReplicaSet of a template."""
+    return safe_encode(stable_hash([template, collision_count]))
+
+
+def revision_hash(template: dict) -> str:
+    """The `controller-revision-hash` of StatefulSet and DaemonSet pods."""
+    return safe_encode(stable_hash(["revision", template]))
