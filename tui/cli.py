@@ -15,24 +15,31 @@ from tui import __version__
 # Order is the order shown in --help.
 COMMAND_MODULES = (
     "tui.commands.demo_server",
+    "tui.commands.status",
+    "tui.commands.snapshot",
 )
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options that say which cluster to talk to, shared by the app and every headless command."""
-    group = parser.add_argument_group("cluster")
+def add_connection_arguments(parser: argparse.ArgumentParser, inherited: bool = False) -> None:
+    """Options that say which cluster to talk to, shared by the app and every headless command.
+
+    `inherited` (on subcommands) leaves an option unset unless given there, so that
+    `calico-tui --context x status` and `calico-tui status --context x` mean the same.
+    """
+    group = parser.add_argument_group("cluster", argument_default=argparse.SUPPRESS if inherited else None)
     group.add_argument("--kubeconfig", help="kubeconfig file(s); default $KUBECONFIG or ~/.kube/config")
     group.add_argument("--context", help="kubeconfig context to use (default: current-context)")
     group.add_argument("--demo", action="store_true",
                        help="run against a simulated Calico cluster started in this process")
-    add_scenario_arguments(group)
+    add_scenario_arguments(group, inherited)
 
 
-def add_scenario_arguments(parser) -> None:
-    parser.add_argument("--scenario", default="seed", help="built-in simulated cluster (default: seed)")
+def add_scenario_arguments(parser, inherited: bool = False) -> None:
+    unset = argparse.SUPPRESS if inherited else None
+    parser.add_argument("--scenario", default=unset or "seed", help="built-in simulated cluster (default: seed)")
     parser.add_argument("--scenario-file", help="scenario YAML file (e.g. one written by `snapshot`)")
-    parser.add_argument("--nodes", type=int, default=None, help="node count for the `large` scenario")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up factor")
+    parser.add_argument("--nodes", type=int, default=unset, help="node count for the `large` scenario")
+    parser.add_argument("--speed", type=float, default=unset or 1.0, help="simulated time speed-up factor")
 
 
 def add_app_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_arguments(parser)
     add_app_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    add_connection_arguments(common, inherited=True)
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
-        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        # "resolve": a command may redefine one of the common options (demo-server's --scenario).
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP,
+                                    parents=[common], conflict_handler="resolve")
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     return parser
