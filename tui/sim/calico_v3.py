@@ -41,8 +41,10 @@ from tui.sim import errors
 from tui.sim.controllers.ipam_blocks import in_use
 from tui.sim.crds import load_crds
 from tui.sim.errors import ApiError
+from tui.sim.kinds import CustomResourceStrategy
 from tui.sim.resources import CALICO_V1_GROUP, ResourceType
 from tui.sim.schema import cause, crd_schema, invalid_body, json_type, prune, validate
+from tui.sim.strategy import Strategy
 
 V1_API_VERSION = f"{CALICO_V1_GROUP}/v1"
 V3_API_VERSION = "projectcalico.org/v3"
@@ -601,3 +603,57 @@ def _release_block(api: Api, block_res: ResourceType, block_net, owner: str) -> 
     else:
         spec.pop("affinity", None)
         api.update(block_res, None, name, block)
+
+
+# --- strategies: how the Api plugs this module in ------------------------------------------------
+
+
+def _replace(target: dict, source: dict) -> None:
+    if source is not target:
+        target.clear()
+        target.update(source)
+
+
+class CalicoV3Strategy(Strategy):
+    """`projectcalico.org/v3` types: conversion to and from v1 storage plus the API server's rules.
+
+    `dry_run` is honoured when the Api passes it: the Calico API server's dry-run never reaches
+    libcalico-go, so nothing but decoding is checked then.
+    """
+
+    def from_storage(self, api, res, obj):
+        return from_storage(obj)
+
+    def to_storage(self, api, res, obj, stored):
+        return to_storage(obj)
+
+    def prepare_create(self, api, res, obj, dry_run: bool = False):
+        _replace(obj, prepare_create(api, res, obj, dry_run))
+
+    def prepare_update(self, api, res, new, old, dry_run: bool = False):
+        _replace(new, prepare_update(api, res, new, old, dry_run))
+
+    def before_delete(self, api, res, obj, dry_run):
+        before_delete(api, res, obj, dry_run)
+
+
+class CalicoV1Strategy(CustomResourceStrategy):
+    """`crd.projectcalico.org/v1` types: CRD schema validation plus the CRDs' CEL rules.
+
+    As on the apiserver, the rules are skipped when the schema already found a wrong type, and
+    their causes are reported together with the schema's other causes.
+    """
+
+    def _checked(self, res: ResourceType, obj: dict, old: dict | None) -> None:
+        checked, causes = validate(obj, res.schema) if res.schema else (obj, [])
+        if not any(c["reason"] == "FieldValueTypeInvalid" for c in causes):
+            causes += v1_rule_causes(res.plural, checked, old)
+        if causes:
+            raise _invalid(res, obj, causes)
+        _replace(obj, checked)
+
+    def prepare_create(self, api, res, obj):
+        self._checked(res, obj, None)
+
+    def prepare_update(self, api, res, new, old):
+        self._checked(res, new, old)
