@@ -13,7 +13,9 @@ import json
 import os
 import socket
 import ssl
-from dataclasses import dataclass
+import threading
+import weakref
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import urllib3
@@ -44,6 +46,56 @@ class ClusterAccessError(Exception):
         self.status = status
 
 
+class InFlight:
+    """The pooled HTTP connections each thread holds right now.
+
+    A thread blocked reading (a watch, or a request to a server that accepted the connection but
+    never answers) only wakes up when its socket is shut down; this lets `Connection.abort` find
+    that socket from another thread, so stopping never waits for a read timeout.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, weakref.WeakSet] = {}
+
+    def hold(self, conn) -> None:
+        with self._lock:
+            self._held.setdefault(threading.get_ident(), weakref.WeakSet()).add(conn)
+
+    def release(self, conn) -> None:
+        with self._lock:
+            for held in self._held.values():
+                held.discard(conn)
+
+    def cut(self, thread_id: int) -> None:
+        with self._lock:
+            held = list(self._held.pop(thread_id, ()))
+        for conn in held:
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def tracking(self, pool_class: type) -> type:
+        """`pool_class` reporting which thread takes and returns each connection."""
+        in_flight = self
+
+        class TrackingPool(pool_class):
+            def _get_conn(self, timeout=None):
+                conn = super()._get_conn(timeout)
+                in_flight.hold(conn)
+                return conn
+
+            def _put_conn(self, conn):
+                if conn is not None:
+                    in_flight.release(conn)
+                super()._put_conn(conn)
+
+        return TrackingPool
+
+
 @dataclass
 class Connection:
     """One cluster endpoint: where it is, who we are (never the secret), and the client to use."""
@@ -51,7 +103,17 @@ class Connection:
     context: str
     server: str
     user: str
-    api_client: client.ApiClient
+    api_client: client.ApiClient = field(repr=False)
+    in_flight: InFlight = field(default_factory=InFlight, repr=False)
+
+    def __post_init__(self) -> None:
+        manager = self.api_client.rest_client.pool_manager
+        manager.pool_classes_by_scheme = {scheme: self.in_flight.tracking(cls)
+                                          for scheme, cls in manager.pool_classes_by_scheme.items()}
+
+    def abort(self, thread_id: int) -> None:
+        """Cut the connections thread `thread_id` is using (it sees an error and can stop)."""
+        self.in_flight.cut(thread_id)
 
     def open(self, method: str, path: str, query: Mapping[str, Any] | None = None,
              body: Any = None, timeout=DEFAULT_TIMEOUT, content_type: str = "application/json"):

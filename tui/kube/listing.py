@@ -7,10 +7,9 @@ Lists keep the JSON exactly as served, except that items of built-in lists get t
 from __future__ import annotations
 
 import ipaddress
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Mapping
+from typing import Mapping
 
 from kubernetes.client.exceptions import ApiException
 
@@ -39,11 +38,10 @@ def complete_items(listing: dict) -> list[dict]:
 
 
 def list_all(conn: Connection, spec: WatchSpec, *, page_size: int = PAGE_SIZE,
-             timeout=DEFAULT_TIMEOUT, track: Callable | None = None) -> tuple[list[dict], str]:
+             timeout=DEFAULT_TIMEOUT) -> tuple[list[dict], str]:
     """Every object of `spec` and the list's resourceVersion, page by page (limit + continue).
 
-    `track(response)` is called with each open response so that a stopping reflector can shut its
-    socket down. An expired continue token (410) restarts the list from the beginning.
+    An expired continue token (410) restarts the list from the beginning.
     """
     for _ in range(MAX_LIST_RESTARTS):
         items: list[dict] = []
@@ -51,13 +49,7 @@ def list_all(conn: Connection, spec: WatchSpec, *, page_size: int = PAGE_SIZE,
         try:
             while True:
                 query = {**spec.selectors, "limit": page_size, "continue": token}
-                response = conn.open("GET", spec.path, query, timeout=timeout)
-                if track is not None:
-                    track(response)
-                try:
-                    page = json.loads(response.data)
-                finally:
-                    response.release_conn()
+                page = conn.request("GET", spec.path, query, timeout=timeout)
                 items.extend(complete_items(page))
                 meta = page.get("metadata") or {}
                 token = meta.get("continue")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -112,7 +111,6 @@ class Reflector:
         self._stop = threading.Event()
         self._relist_requested = threading.Event()
         self.synced_once = threading.Event()
-        self._response = None
         self._thread = threading.Thread(target=self._run, name=f"calico-tui watch {spec.name}")
 
     # -- public -------------------------------------------------------------------------------
@@ -131,16 +129,17 @@ class Reflector:
         self._interrupt()
 
     def _interrupt(self) -> None:
-        response = self._response
-        sock = getattr(getattr(response, "connection", None), "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if self._thread.ident is not None:
+            self.conn.abort(self._thread.ident)
 
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
+    def join(self, timeout: float) -> bool:
+        """Wait for the thread, cutting its connections again while it lingers (a request may
+        have started between `stop()` and its next check)."""
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._thread.join(min(0.1, max(0.0, deadline - time.monotonic())))
+            if self._stop.is_set():
+                self._interrupt()
         return not self._thread.is_alive()
 
     @property
@@ -192,17 +191,11 @@ class Reflector:
                 self._set_failing(exc)
                 delay = backoff_delay(failures, self.tuning.backoff_base, self.tuning.backoff_cap)
                 self._stop.wait(max(delay, min(retry_after(exc) or 0.0, self.tuning.backoff_cap)))
-        self._response = None
-
-    def _track(self, response) -> None:
-        self._response = response
-        if self._stop.is_set():
-            self._interrupt()
 
     def _relist(self) -> str:
         timeout = (self.tuning.connect_timeout, self.tuning.list_read_timeout)
         items, version = list_all(self.conn, self.spec, page_size=self.tuning.page_size,
-                                  timeout=timeout, track=self._track)
+                                  timeout=timeout)
         with self._lock:
             self._objects, changed = diff(self._objects, items)
             if changed:
@@ -217,7 +210,6 @@ class Reflector:
                  "allowWatchBookmarks": True, "timeoutSeconds": timeout_seconds}
         response = self.conn.open("GET", self.spec.path, query,
                                   timeout=(self.tuning.connect_timeout, self.tuning.read_timeout))
-        self._track(response)
         try:
             self._set_healthy(data_changed=False)
             for line in iter_resp_lines(response):
@@ -226,7 +218,6 @@ class Reflector:
                 if line.strip():
                     version = self._apply(json.loads(line), version)
         finally:
-            self._response = None
             response.close()  # an unfinished stream must not go back to the pool
             response.release_conn()
         return version
