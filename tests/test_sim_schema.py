@@ -211,3 +211,15 @@ def test_validation_is_stable_and_pruning_keeps_only_known_fields(spec):
     again, causes_again = validate(stored, schema)
     assert again == stored
     assert causes_again == causes
+
+
+def test_item_and_property_counts():
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "list": {"type": "array", "minItems": 2, "items": {"type": "integer"}},
+        "map": {"type": "object", "maxProperties": 1, "additionalProperties": {"type": "string"}}}}}}
+    _, causes = validate({"spec": {"list": [1], "map": {"a": "x", "b": "y"}}}, schema)
+    assert causes == [
+        {"reason": "FieldValueInvalid", "field": "spec.list",
+         "message": "Invalid value: [1]: spec.list in body should have at least 2 items"},
+        {"reason": "FieldValueTooMany", "field": "spec.map", "message": "Too many: 2: must have at most 1 items"},
+    ]

@@ -269,12 +269,7 @@ def _check_array(value: list, schema: dict, path: str, causes: list[dict]) -> No
     if isinstance(items, dict):
         for index, item in enumerate(value):
             _check(item, items, f"{path}[{index}]", causes)
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        message = f"Too many: {len(value)}: must have at most {schema['maxItems']} items"
-        causes.append(cause(_TOO_MANY, path, message))
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        detail = f"{path} in body should have at least {schema['minItems']} items"
-        causes.append(cause(_INVALID, path, invalid_body(value, detail)))
+    _check_count(value, schema, path, causes, "Items", "items")
     list_type = schema.get("x-kubernetes-list-type")
     keys = schema.get("x-kubernetes-list-map-keys") or []
     if list_type == "set" or schema.get("uniqueItems"):
@@ -282,6 +277,16 @@ def _check_array(value: list, schema: dict, path: str, causes: list[dict]) -> No
     elif list_type == "map" and keys:
         identities = [[item.get(k) for k in keys] if isinstance(item, dict) else item for item in value]
         _report_duplicates(identities, value, path, causes)
+
+
+def _check_count(value: list | dict, schema: dict, path: str, causes: list[dict], suffix: str, noun: str) -> None:
+    """maxItems/minItems, maxProperties/minProperties."""
+    most, least = schema.get(f"max{suffix}"), schema.get(f"min{suffix}")
+    if most is not None and len(value) > most:
+        causes.append(cause(_TOO_MANY, path, f"Too many: {len(value)}: must have at most {most} items"))
+    if least is not None and len(value) < least:
+        detail = f"{path} in body should have at least {least} {noun}"
+        causes.append(cause(_INVALID, path, invalid_body(value, detail)))
 
 
 def _report_duplicates(identities: list, items: list, path: str, causes: list[dict]) -> None:
@@ -301,12 +306,7 @@ def _check_object(value: dict, schema: dict, path: str, causes: list[dict]) -> N
         sub = _field_schema(schema, key)
         if sub is not None:
             _check(item, sub, f"{path}.{key}", causes)
-    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        message = f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"
-        causes.append(cause(_TOO_MANY, path, message))
-    if "minProperties" in schema and len(value) < schema["minProperties"]:
-        detail = f"{path} in body should have at least {schema['minProperties']} properties"
-        causes.append(cause(_INVALID, path, invalid_body(value, detail)))
+    _check_count(value, schema, path, causes, "Properties", "properties")
 
 
 def _check_combinators(value: Any, schema: dict, path: str, causes: list[dict]) -> None:
