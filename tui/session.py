@@ -10,8 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from tui.kube.cache import ChangeSet, ClusterCache
+from tui.kube.detect import ClusterInfo, detect
+from tui.kube.rbac import Capabilities
+from tui.kube.reflector import Health
+from tui.model.bgp import BgpTopology, bgp_topology
+from tui.model.bgp import Session as BgpSession
+from tui.model.cluster import Cluster, build_cluster
+from tui.model.raw import RawCluster
+from tui.model.usage import NodeUsage, PoolUsage, node_usage, pool_usage
 from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, worst
 
 MAX_NODE_STATUSES = 10
@@ -25,21 +34,35 @@ class Opened:
 
     context: str
     server: str
-    info: object
-    capabilities: object
+    info: ClusterInfo
+    capabilities: Capabilities
     read_only: bool
     read_only_reason: str
 
 
 @dataclass(frozen=True)
 class LiveView:
-    """One coalesced picture: the model, the raw objects it came from, and per-resource health."""
+    """One coalesced picture: the model with its derived views (computed off the UI thread), the raw
+    objects it came from, and per-resource health."""
 
-    cluster: object
-    raw: dict
+    cluster: Cluster
+    pools: tuple[PoolUsage, ...]
+    nodes: tuple[NodeUsage, ...]
+    bgp: BgpTopology
+    sessions: dict[str, tuple[BgpSession, ...]]
+    raw: RawCluster
     health: dict[str, PaneHealth]
     received: float
-    changed: frozenset[str] = field(default_factory=frozenset)
+    changed: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(cls, raw: RawCluster, health: dict[str, PaneHealth], received: float,
+              changed: frozenset[str] = frozenset()) -> LiveView:
+        cluster = build_cluster(raw)
+        topology = bgp_topology(cluster)
+        sessions = {node.name: topology.sessions(node.name) for node in cluster.nodes}
+        return cls(cluster, pool_usage(cluster), node_usage(cluster), topology, sessions, raw, health, received,
+                   changed)
 
     def pane_health(self, resources: tuple[str, ...]) -> PaneHealth:
         """The worst health among the watches a pane depends on (unwatched ones are ignored)."""
@@ -72,15 +95,19 @@ def failure_summary(error: BaseException | None) -> tuple[str, str]:
     return summary, hint
 
 
-def pane_health(raw_health: object, now: float) -> PaneHealth:
-    """Translate the cache's health of one watched resource into the words a pane shows."""
-    error = getattr(raw_health, "error", None)
-    since = getattr(raw_health, "since", None) or getattr(raw_health, "reconnecting_since", None)
-    if getattr(raw_health, "synced", False) and since is None and not error:
+def pane_health(health: Health) -> PaneHealth:
+    """Translate the cache's health of one watched collection into what a pane shows.
+
+    The cache retries forever; an identity that may not read a collection will not heal by
+    retrying, so that one is a failure rather than a reconnect.
+    """
+    if health.synced and health.reconnecting_since is None and not health.error:
         return PaneHealth(LIVE)
-    if since is None and not error:
+    if health.reconnecting_since is None and not health.error:
         return PaneHealth(LOADING)
-    return PaneHealth(FAILED if getattr(raw_health, "failed", False) else RECONNECTING, since, error or "")
+    error = health.error or ""
+    denied = any(word in error.lower() for word in ("forbidden", "unauthorized"))
+    return PaneHealth(FAILED if denied else RECONNECTING, health.reconnecting_since, error)
 
 
 class Session:
@@ -104,9 +131,7 @@ class Session:
         return f"{where} of {self.kubeconfig or 'the default kubeconfig'}"
 
     def open(self) -> Opened:
-        from tui.kube.cache import LiveCache
         from tui.kube.connection import connect
-        from tui.kube.detect import detect
         from tui.kube.rbac import check_capabilities
 
         self.close()
@@ -121,19 +146,14 @@ class Session:
                   else "identity cannot write" if caps.read_only else "")
         self.conn = conn
         self.opened = Opened(conn.context, conn.server, info, caps, bool(reason), reason)
-        self.cache = LiveCache(conn)
-        self.cache.start()
+        self.cache = ClusterCache(conn, info.served).start()
         return self.opened
 
     def subscribe(self, deliver: Callable[[LiveView], None]) -> None:
         """Call `deliver` with a built LiveView for every coalesced change set (cache thread)."""
-        from tui.model import build_cluster
-
-        def on_change(change) -> None:
-            now = self.clock()
-            health = {name: pane_health(h, now) for name, h in change.health.items()}
-            deliver(LiveView(build_cluster(change.raw), change.raw, health, now,
-                             frozenset(change.resources_changed)))
+        def on_change(change: ChangeSet) -> None:
+            health = {name: pane_health(h) for name, h in change.health.items()}
+            deliver(LiveView.build(change.raw, health, self.clock(), change.resources_changed))
 
         self.cache.subscribe(on_change, max_rate_hz=REFRESH_HZ)
 

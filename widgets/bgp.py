@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
@@ -10,7 +11,82 @@ from widgets.pane import Pane
 from widgets.table_sync import selected_key, sync_rows
 
 PEER_COLUMNS = ("name", "scope", "local side", "peer", "AS")
-SESSION_COLUMNS = ("node", "role", "sessions", "observed")
+SESSION_COLUMNS = ("node", "role", "expected", "observed (CalicoNodeStatus)")
+
+
+def rr_clusters(view) -> dict[str, tuple[list[str], list[str]]]:
+    """Route-reflector cluster ID → (its reflectors, the nodes they reflect for)."""
+    clusters: dict[str, tuple[list[str], list[str]]] = {}
+    for node in view.cluster.nodes:
+        if node.rr_cluster_id:
+            clusters.setdefault(node.rr_cluster_id, ([], []))[0].append(node.name)
+    for cluster_id, (reflectors, clients) in clusters.items():
+        clients.extend(sorted({p.peer_node for rr in reflectors for p in view.bgp.expected_peers(rr)
+                               if p.route_reflector_client and p.peer_node}))
+    return clusters
+
+
+def bgp_summary(view) -> str:
+    """Global settings, RR clusters and what the sessions add up to, in a few lines."""
+    bgp = view.cluster.bgp
+    mesh = "✔ on" if bgp.node_to_node_mesh else "✖ off"
+    source = "" if bgp.present else " (defaults: no BGPConfiguration default)"
+    lines = [f"AS {bgp.as_number} · node-to-node mesh {mesh}{source} · {len(view.cluster.peers)} BGPPeers"]
+    for cluster_id, (reflectors, clients) in sorted(rr_clusters(view).items()):
+        lines.append(f"RR cluster {cluster_id}: ◆ {', '.join(reflectors)} → {len(clients)} clients")
+    reporting = [name for name, sessions in view.sessions.items() if sessions and sessions[0].status_known]
+    established = sum(1 for name in reporting for s in view.sessions[name] if s.established)
+    expected = sum(1 for name in reporting for s in view.sessions[name] if s.expected is not None)
+    if reporting:
+        lines.append(f"Observed: {established}/{expected} sessions Established on {len(reporting)} nodes "
+                     "with CalicoNodeStatus")
+    else:
+        lines.append("Observed: no CalicoNodeStatus yet (b requests live BGP status)")
+    return "\n".join(lines)
+
+
+def peer_rows(view) -> dict[str, tuple]:
+    rows = {}
+    for peer in view.cluster.peers:
+        local = {"global": "all nodes", "node": peer.node or "",
+                 "selector": str(peer.node_selector)}[peer.scope]
+        if peer.peer_selector is not None:
+            remote = f"nodes {peer.peer_selector}"
+        else:
+            port = f":{peer.peer_port}" if peer.peer_port else ""
+            remote = f"{peer.peer_ip}{port}" if peer.peer_ip else "—"
+        as_number = str(peer.as_number) if peer.as_number is not None else "their own"
+        rows[peer.name] = (peer.name, peer.scope, local, remote, as_number)
+    return rows
+
+
+def role(node) -> str:
+    if node.bgp_ipv4 is None:
+        return "— no BGP address"
+    if node.rr_cluster_id:
+        return f"◆ RR {node.rr_cluster_id}"
+    return "client"
+
+
+def observed_cell(sessions) -> Text:
+    if not sessions:
+        return Text("⚠ no BGP peers", style="bold yellow")
+    if not sessions[0].status_known:
+        return Text("? not reported")
+    up = sum(1 for s in sessions if s.established)
+    expected = sum(1 for s in sessions if s.expected is not None)
+    if up == len(sessions):
+        return Text(f"✔ {up}/{expected} Established")
+    return Text(f"✖ {up}/{expected} Established", style="bold red")
+
+
+def session_rows(view) -> dict[str, tuple]:
+    rows = {}
+    for node in view.cluster.nodes:
+        sessions = view.sessions.get(node.name, ())
+        expected = sum(1 for s in sessions if s.expected is not None)
+        rows[node.name] = (node.name, role(node), str(expected), observed_cell(sessions))
+    return rows
 
 
 class BgpPane(Pane):
@@ -39,13 +115,13 @@ class BgpPane(Pane):
 
     def show_view(self, view) -> None:
         self.show_health(view.pane_health(self.RESOURCES))
-        summary = bgp_summary(view.cluster)
+        summary = bgp_summary(view)
         widget = self.query_one("#bgp-summary", Static)
         if str(widget.content) != summary:
             widget.update(summary)
-        sync_rows(self.query_one("#peers-table", DataTable), peer_rows(view.cluster))
+        sync_rows(self.query_one("#peers-table", DataTable), peer_rows(view))
         sessions = self.query_one("#sessions-table", DataTable)
-        if sync_rows(sessions, session_rows(view.cluster)):
+        if sync_rows(sessions, session_rows(view)):
             sessions.sort("node")
 
     def selected_object(self) -> tuple[str, str] | None:

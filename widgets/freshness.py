@@ -35,7 +35,7 @@ def duration(seconds: float) -> str:
 
 
 def describe(health: PaneHealth, now: float) -> str:
-    """Glyph and words, e.g. `● live` or `⚠ reconnecting, 12 s`."""
+    """Glyph and words, e.g. `● live` or `⚠ stale: reconnecting, 12 s` (the cause is shown apart)."""
     since = f", {duration(now - health.since)}" if health.since is not None else ""
     if health.state == LIVE:
         return "● live"
@@ -43,8 +43,7 @@ def describe(health: PaneHealth, now: float) -> str:
         return f"◌ loading{since}"
     if health.state == RECONNECTING:
         return f"⚠ stale: reconnecting{since}"
-    detail = f": {health.detail}" if health.detail else ""
-    return f"✖ stale: watch failed{since}{detail}"
+    return f"✖ stale: watch failed{since}"
 
 
 def worst(healths: list[PaneHealth]) -> PaneHealth:

@@ -15,6 +15,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from tui.model.cidr import Network
+from tui.model.node import Node
+from tui.model.usage import NodeUsage
 from tui.sim.selectors import SelectorError, parse_label_selector
 from widgets.pane import Pane
 from widgets.table_sync import selected_key, sync_rows
@@ -40,34 +43,88 @@ def node_matcher(text: str) -> NodeMatcher:
     return lambda name, labels: text in name
 
 
-def status_cell(node) -> str:
+def status_cell(node: Node | None) -> str:
+    if node is None:
+        return "✖ gone (IPAM only)"
     words = ["✔ Ready" if node.ready else "✖ NotReady"]
     if node.unschedulable:
         words.append("⊘ SchedulingDisabled")
     return ", ".join(words)
 
 
-def route_reflector_cell(node) -> Text:
+def route_reflector_cell(node: Node | None) -> Text:
     """RR role needs both the label and the cluster ID; one without the other is a warning."""
-    if node.route_reflector and node.rr_cluster_id:
+    if node is None:
+        return Text("")
+    if node.route_reflector_label and node.rr_cluster_id:
         return Text(f"◆ RR {node.rr_cluster_id}", style="bold")
-    if node.route_reflector:
+    if node.route_reflector_label:
         return Text("⚠ label, no cluster ID", style="yellow")
     if node.rr_cluster_id:
         return Text(f"⚠ ID {node.rr_cluster_id}, no label", style="yellow")
     return Text("")
 
 
-def pod_cidr_cell(cidrs: tuple[str, ...], outside: bool) -> Text:
-    shown = ",".join(cidrs) or "—"
-    if outside:
+def outside(cidrs: tuple[Network, ...], cluster_cidrs: tuple[Network, ...]) -> bool:
+    """A podCIDR kube-controller-manager could not have allocated from its --cluster-cidr."""
+    return bool(cluster_cidrs) and any(
+        not any(c.version == p.version and c.subnet_of(p) for p in cluster_cidrs) for c in cidrs)
+
+
+def pod_cidr_cell(cidrs: tuple[Network, ...], cluster_cidrs: tuple[Network, ...]) -> Text:
+    shown = ",".join(map(str, cidrs)) or "—"
+    if outside(cidrs, cluster_cidrs):
         return Text(f"⚠ {shown} outside cluster CIDR", style="yellow")
     return Text(shown)
 
 
-def per_pool_cell(per_pool: dict[str, tuple[int, int]]) -> str:
+def tunnel_cell(usage: NodeUsage) -> str:
+    return " ".join(f"{t.address} ({t.pool.name if t.pool else '⚠ no pool'})" for t in usage.tunnels) or "—"
+
+
+def per_pool(usage: NodeUsage) -> dict[str, tuple[int, int]]:
+    """Pool → (blocks affine to the node, addresses it holds), orphaned blocks under `(no pool)`."""
+    counts: dict[str, list[int]] = {}
+    for pool in usage.block_pools.values():
+        counts.setdefault(pool or "(no pool)", [0, 0])[0] += 1
+    for pool, ips in usage.allocations_by_pool.items():
+        counts.setdefault(pool or "(no pool)", [0, 0])[1] += ips
+    return {pool: (blocks, ips) for pool, (blocks, ips) in counts.items()}
+
+
+def per_pool_cell(counts: dict[str, tuple[int, int]]) -> str:
     """`default-ipv4-ippool 3/45 · new-pool 1/2`: blocks/IPs per pool, so a migration's progress shows."""
-    return " · ".join(f"{pool} {blocks}/{ips}" for pool, (blocks, ips) in per_pool.items()) or "—"
+    return " · ".join(f"{pool} {blocks}/{ips}" for pool, (blocks, ips) in counts.items()) or "—"
+
+
+def node_rows(view, matcher: NodeMatcher) -> tuple[dict[str, tuple], dict[str, dict[str, object]]]:
+    """Rows of the nodes that pass the filter, and per row the values each column sorts by."""
+    cluster = view.cluster
+    cluster_cidrs = tuple(c for kcm in cluster.controller_managers for c in kcm.cluster_cidrs)
+    rows: dict[str, tuple] = {}
+    sort_values: dict[str, dict[str, object]] = {}
+    for usage in view.nodes:
+        node = usage.node
+        labels = node.labels if node else {}
+        if not matcher(usage.name, labels):
+            continue
+        bgp_ip = node.bgp_ipv4 if node else None
+        as_number = cluster.as_number_of(node) if node and bgp_ip else None
+        pod_cidrs = node.pod_cidrs if node else ()
+        counts = per_pool(usage)
+        rr = route_reflector_cell(node)
+        rows[usage.name] = (
+            usage.name, ",".join(node.roles) if node and node.roles else "—", status_cell(node), rr,
+            str(bgp_ip) if bgp_ip else "—", str(as_number) if as_number else "—", tunnel_cell(usage),
+            pod_cidr_cell(pod_cidrs, cluster_cidrs), per_pool_cell(counts),
+        )
+        sort_values[usage.name] = dict(zip(COLUMNS, (
+            usage.name, ",".join(node.roles) if node else "", (node is not None and node.ready,
+                                                              node is not None and not node.unschedulable),
+            rr.plain, int(bgp_ip.ip) if bgp_ip else -1, as_number or -1, tunnel_cell(usage),
+            tuple(int(c.network_address) for c in pod_cidrs), usage.in_use,
+        )))
+    return rows, sort_values
 
 
 class NodesPane(Pane):
@@ -110,10 +167,10 @@ class NodesPane(Pane):
     def _sync(self) -> None:
         if self.view is None:
             return
-        rows, self.sort_values = node_rows(self.view.cluster, self.matcher)
+        rows, self.sort_values = node_rows(self.view, self.matcher)
         if sync_rows(self.table, rows):
             self._sort()
-        self.border_title = f"{self.TITLE} {len(rows)}/{len(self.view.cluster.nodes)}"
+        self.border_title = f"{self.TITLE} {len(rows)}/{len(self.view.nodes)}"
 
     def _sort(self) -> None:
         values = self.sort_values
