@@ -48,36 +48,41 @@ def test_api_mode_follows_libcalico_discovery_rule():
 
 
 def test_datastore_prefers_calico_node_env_and_records_evidence():
-    env = d.container_env(node_ds([{"name": "DATASTORE_TYPE", "value": "kubernetes"}]))
-    store, evidence = d.datastore(env, "typha,kdd,k8s", False, None)
+    store, evidence = d.datastore({"DATASTORE_TYPE": "kubernetes"}, "typha,kdd,k8s", False, None)
     assert store == d.KUBERNETES and evidence[0] == "calico-node DATASTORE_TYPE=kubernetes"
-    # No DATASTORE_TYPE but ETCD_ENDPOINTS from the ConfigMap: etcdv3, as libcalico-go decides.
-    config = {"data": {"etcd_endpoints": "https://10.0.0.1:2379"}}
-    env = d.container_env(
-        node_ds([{"name": "ETCD_ENDPOINTS",
-                  "valueFrom": {"configMapKeyRef": {"name": "calico-config", "key": "etcd_endpoints"}}}]),
-        configmaps={"calico-config": config})
-    assert env == {"ETCD_ENDPOINTS": "https://10.0.0.1:2379"}
-    assert d.datastore(env, None, False, config)[0] == d.ETCDV3
+    assert len(evidence) == 2
+    # No DATASTORE_TYPE but ETCD_ENDPOINTS: etcdv3, as libcalico-go decides.
+    assert d.datastore({"ETCD_ENDPOINTS": "https://10.0.0.1:2379"}, None, False, None)[0] == d.ETCDV3
+    assert d.datastore({"CALICO_IPV4POOL_CIDR": "x"}, None, False, None)[0] == d.KUBERNETES
     assert d.datastore({}, "k8s,bgp", False, None)[0] == d.ETCDV3
     assert d.datastore({}, None, True, None)[0] == d.KUBERNETES
+    assert d.datastore({"DATASTORE_TYPE": None}, None, False, None)[0] == d.UNKNOWN
     assert d.datastore({}, None, False, None) == (d.UNKNOWN, ())
 
 
-def test_flavor_ipam_and_version():
-    installation = {"spec": {"cni": {"ipam": {"type": "HostLocal"}}}}
-    assert d.flavor(installation, {}) == (d.OPERATOR, None)
-    assert d.flavor(None, {"calico-system": node_ds([])}) == (d.OPERATOR, "calico-system")
-    assert d.flavor(None, {"kube-system": node_ds([])}) == (d.MANIFEST, "kube-system")
-    assert d.flavor(None, {}) == (d.UNKNOWN, None)
-    assert d.ipam_type(installation, None) == d.HOST_LOCAL
-    assert d.ipam_type({"spec": {}}, None) == d.CALICO_IPAM
-    assert d.ipam_type(None, {"data": {"cni_network_config": MANIFEST_CNI}}) == d.CALICO_IPAM
+def test_flavor_and_ipam():
+    assert d.flavor(True, []) == (d.OPERATOR, None)
+    assert d.flavor(False, ["calico-system"]) == (d.OPERATOR, "calico-system")
+    assert d.flavor(False, ["kube-system"]) == (d.MANIFEST, "kube-system")
+    assert d.flavor(False, []) == (d.UNKNOWN, None)
+    operator = {"metadata": {"name": "default"}, "spec": {"cni": {"ipam": {"type": "HostLocal"}}}}
+    assert info_for(installation=operator, daemonsets={}).ipam == d.HOST_LOCAL
+    assert info_for(installation={"metadata": {"name": "default"}}, daemonsets={}).ipam == d.CALICO_IPAM
     host_local = json.dumps({"type": "calico", "ipam": {"type": "host-local", "subnet": "usePodCidr"}})
-    assert d.ipam_type(None, {"data": {"cni_network_config": host_local}}) == d.HOST_LOCAL
-    assert d.ipam_type(None, {"data": {"cni_network_config": "{broken"}}) == d.UNKNOWN
-    assert d.image_version(node_ds([], image="quay.io/calico/node:v3.29.0")) == "v3.29.0"
-    assert d.image_version(node_ds([], image="registry:5000/calico/node")) is None
+    assert info_for(calico_config={"metadata": {"name": "calico-config"},
+                                   "data": {"cni_network_config": host_local}}).ipam == d.HOST_LOCAL
+    broken = {"metadata": {"name": "calico-config"}, "data": {"cni_network_config": "{broken"}}
+    assert info_for(calico_config=broken).ipam == d.UNKNOWN
+
+
+def test_etcd_endpoints_from_the_configmap_decide_etcdv3():
+    config = {"metadata": {"name": "calico-config", "namespace": "kube-system"},
+              "data": {"etcd_endpoints": "https://10.0.0.1:2379"}}
+    ds = node_ds([{"name": "ETCD_ENDPOINTS",
+                   "valueFrom": {"configMapKeyRef": {"name": "calico-config", "key": "etcd_endpoints"}}}])
+    info = info_for(daemonsets={"kube-system": ds}, calico_config=config, cluster_information=None)
+    assert info.datastore == d.ETCDV3
+    assert "https://10.0.0.1:2379" in info.data_location
 
 
 def info_for(**overrides):
@@ -86,7 +91,9 @@ def info_for(**overrides):
                 cluster_information={"spec": {"clusterType": "k8s,bgp,kubeadm,kdd",
                                               "calicoVersion": "v3.32.1"}},
                 daemonsets={"kube-system": node_ds([{"name": "DATASTORE_TYPE", "value": "kubernetes"}])},
-                calico_config={"data": {"cni_network_config": MANIFEST_CNI}}, installation=None)
+                calico_config={"metadata": {"name": "calico-config", "namespace": "kube-system"},
+                               "data": {"cni_network_config": MANIFEST_CNI}},
+                installation=None)
     args.update(overrides)
     return d.cluster_info(**args)
 
@@ -95,6 +102,8 @@ def test_cluster_info_answers_where_the_data_is():
     info = info_for()
     assert (info.calico_api, info.datastore, info.flavor, info.ipam, info.calico_version) == (
         d.V1_CRDS, d.KUBERNETES, d.MANIFEST, d.CALICO_IPAM, "v3.32.1")
+    # Without ClusterInformation the version comes from calico-node's image tag.
+    assert info_for(cluster_information=None).calico_version == "v3.32.1"
     assert "crd.projectcalico.org/v1" in info.data_location
     assert "/registry/crd.projectcalico.org/" in info.data_location
     assert "no /calico/ keys" in info.data_location

@@ -9,16 +9,17 @@ the API mode from discovery (libcalico-go's own rule), the datastore from calico
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
 
 from kubernetes.client.exceptions import ApiException
 
 from tui.kube.connection import Connection
 from tui.kube.resources import (CALICO_SYSTEM, CALICO_V1, CALICO_V3, KUBE_SYSTEM, OPERATOR_V1,
                                 calico_group_for)
+from tui.model.config import (CniConfig, Installation, parse_calico_node, parse_cni_config,
+                              parse_installation)
+from tui.model.raw import Malformed
 
 API_SERVER = "apiserver"   # projectcalico.org/v3 served by the Calico API server over v1 CRDs
 V3_CRDS = "v3-crds"        # native projectcalico.org/v3 CRDs (no v1 storage)
@@ -101,40 +102,18 @@ def write_path(mode: str) -> tuple[str | None, str]:
     return None, "none: no Calico API is served"
 
 
-def container_env(daemonset: dict | None, container: str = "calico-node",
-                  configmaps: Mapping[str, dict] | None = None) -> dict[str, str]:
-    """A DaemonSet container's env as name -> value; configMapKeyRef values resolved from
-    `configmaps` (name -> object) when given, other references left out."""
-    if not daemonset:
-        return {}
-    spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
-    env: dict[str, str] = {}
-    for item in spec.get("containers") or []:
-        if item.get("name") != container:
-            continue
-        for var in item.get("env") or []:
-            name = var.get("name")
-            if not name:
-                continue
-            if "value" in var:
-                env[name] = str(var["value"])
-                continue
-            ref = (var.get("valueFrom") or {}).get("configMapKeyRef") or {}
-            data = ((configmaps or {}).get(ref.get("name")) or {}).get("data") or {}
-            if ref.get("key") in data:
-                env[name] = str(data[ref["key"]])
-    return env
-
-
-def datastore(env: Mapping[str, str], cluster_type: str | None, operator: bool,
-              calico_config: dict | None) -> tuple[str, tuple[str, ...]]:
-    """(datastore, the evidence that decided it, strongest first)."""
+def datastore(env: Mapping[str, str | None], cluster_type: str | None, operator: bool,
+              cni: CniConfig | None) -> tuple[str, tuple[str, ...]]:
+    """(datastore, the evidence that decided it, strongest first). `env` is calico-node's."""
     evidence = []
     decided = None
     if "DATASTORE_TYPE" in env:
-        value = env["DATASTORE_TYPE"].strip().lower()
-        evidence.append(f"calico-node DATASTORE_TYPE={env['DATASTORE_TYPE']}")
-        decided = ETCDV3 if value == ETCDV3 else KUBERNETES if value == KUBERNETES else None
+        value = env["DATASTORE_TYPE"]
+        if value:
+            evidence.append(f"calico-node DATASTORE_TYPE={value}")
+            decided = value.strip().lower() if value.strip().lower() in (ETCDV3, KUBERNETES) else None
+        else:
+            evidence.append("calico-node DATASTORE_TYPE comes from a source calico-tui cannot read")
     elif env:
         # libcalico-go: unset DATASTORE_TYPE means etcdv3 when ETCD_ENDPOINTS is set.
         decided = ETCDV3 if env.get("ETCD_ENDPOINTS") else KUBERNETES
@@ -147,66 +126,43 @@ def datastore(env: Mapping[str, str], cluster_type: str | None, operator: bool,
     if operator:
         evidence.append("tigera-operator install (always the Kubernetes datastore)")
         decided = decided or KUBERNETES
-    if calico_config is not None and ((calico_config.get("data") or {}).get("etcd_endpoints")):
+    if cni is not None and cni.etcd_endpoints:
         evidence.append("calico-config has etcd_endpoints")
         decided = decided or ETCDV3
     return decided or UNKNOWN, tuple(evidence)
 
 
-def flavor(installation: dict | None, daemonsets: Mapping[str, dict]) -> tuple[str, str | None]:
-    """(install flavor, namespace of calico-node). `daemonsets` maps namespace -> calico-node DS."""
-    if installation is not None or CALICO_SYSTEM in daemonsets:
-        return OPERATOR, CALICO_SYSTEM if CALICO_SYSTEM in daemonsets else None
-    if KUBE_SYSTEM in daemonsets:
+def flavor(installation: bool, node_namespaces: Collection[str]) -> tuple[str, str | None]:
+    """(install flavor, namespace of calico-node) from whether an Installation exists and where
+    calico-node DaemonSets are."""
+    if installation or CALICO_SYSTEM in node_namespaces:
+        return OPERATOR, CALICO_SYSTEM if CALICO_SYSTEM in node_namespaces else None
+    if KUBE_SYSTEM in node_namespaces:
         return MANIFEST, KUBE_SYSTEM
     return UNKNOWN, None
 
 
-_PLACEHOLDER = re.compile(r"__[A-Z0-9_]+__")
+def ipam_type(installation: Installation | None, cni: CniConfig | None) -> str:
+    if installation is not None:
+        value = installation.ipam_type or "Calico"  # the operator's default
+        return {"calico": CALICO_IPAM, "hostlocal": HOST_LOCAL}.get(value.lower(), value)
+    return (cni.ipam_type if cni is not None else None) or UNKNOWN
 
 
-def cni_ipam_type(calico_config: dict | None) -> str | None:
-    """`ipam.type` of the calico plugin in `calico-config` `cni_network_config`.
-
-    The manifest's template has unquoted placeholders (`"mtu": __CNI_MTU__`), so they are replaced
-    before parsing."""
-    text = ((calico_config or {}).get("data") or {}).get("cni_network_config")
-    if not text:
+def _parsed(parse, obj, *args):
+    """A model parser's result, or None for a missing or malformed object."""
+    if obj is None:
         return None
     try:
-        conf = json.loads(_PLACEHOLDER.sub("0", text))
-    except ValueError:
+        return parse(obj, *args)
+    except Malformed:
         return None
-    plugins = conf.get("plugins") if isinstance(conf, dict) else None
-    for plugin in plugins if isinstance(plugins, list) else [conf]:
-        ipam = plugin.get("ipam") if isinstance(plugin, dict) else None
-        if isinstance(ipam, dict) and ipam.get("type"):
-            return str(ipam["type"])
-    return None
 
 
-def ipam_type(installation: dict | None, calico_config: dict | None) -> str:
-    if installation is not None:
-        value = ((((installation.get("spec") or {}).get("cni") or {}).get("ipam") or {}).get("type"))
-        if value:
-            return {"calico": CALICO_IPAM, "hostlocal": HOST_LOCAL}.get(str(value).lower(), str(value))
-        return CALICO_IPAM  # the operator's default
-    return cni_ipam_type(calico_config) or UNKNOWN
-
-
-def image_version(daemonset: dict | None) -> str | None:
-    spec = (((daemonset or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
-    for item in spec.get("containers") or []:
-        image = str(item.get("image") or "")
-        if item.get("name") == "calico-node" and ":" in image.rsplit("/", 1)[-1]:
-            return image.rsplit(":", 1)[1]
-    return None
-
-
-def data_location(store: str, mode: str, read_group: str | None, env: Mapping[str, str]) -> str:
+def data_location(store: str, mode: str, read_group: str | None, etcd_endpoints: str | None) -> str:
     """The explicit answer to "where is my Calico data?"."""
     if store == ETCDV3:
-        endpoints = env.get("ETCD_ENDPOINTS")
+        endpoints = etcd_endpoints
         where = f" at {endpoints}" if endpoints else ""
         return ("Calico keeps its data in its own etcd (etcdv3 datastore)" + where + ", under keys "
                 "/calico/resources/v3/projectcalico.org/… (pools, BGP) and /calico/ipam/v2/… (IPAM "
@@ -230,16 +186,18 @@ def cluster_info(*, server: str, context: str, version: dict, served: Mapping[st
                  apiservice_present: bool | None, cluster_information: dict | None,
                  daemonsets: Mapping[str, dict], calico_config: dict | None,
                  installation: dict | None) -> ClusterInfo:
-    """Combine what `detect` read into a ClusterInfo (pure)."""
+    """Combine what `detect` read into a ClusterInfo (pure). `daemonsets` maps namespace to the
+    calico-node DaemonSet found there."""
     mode = api_mode(served, apiservice_present)
     write_group, write_sentence = write_path(mode)
-    flavor_name, namespace = flavor(installation, daemonsets)
-    node_ds = daemonsets.get(namespace) if namespace else None
-    configmaps = {"calico-config": calico_config} if calico_config else {}
-    env = container_env(node_ds, configmaps=configmaps)
+    flavor_name, namespace = flavor(installation is not None, daemonsets)
+    cni = _parsed(parse_cni_config, calico_config)
+    configmaps = {(KUBE_SYSTEM, "calico-config"): (calico_config or {}).get("data") or {}}
+    node = _parsed(parse_calico_node, daemonsets.get(namespace) if namespace else None, configmaps)
+    env = node.env if node is not None else {}
     spec = (cluster_information or {}).get("spec") or {}
     cluster_type = spec.get("clusterType")
-    store, evidence = datastore(env, cluster_type, flavor_name == OPERATOR, calico_config)
+    store, evidence = datastore(env, cluster_type, flavor_name == OPERATOR, cni)
     read_group = calico_group_for("ippools", served)
     return ClusterInfo(
         server=server,
@@ -254,10 +212,10 @@ def cluster_info(*, server: str, context: str, version: dict, served: Mapping[st
         datastore_evidence=evidence,
         flavor=flavor_name,
         calico_namespace=namespace,
-        ipam=ipam_type(installation, calico_config),
-        calico_version=spec.get("calicoVersion") or image_version(node_ds),
+        ipam=ipam_type(_parsed(parse_installation, installation), cni),
+        calico_version=spec.get("calicoVersion") or (node.version if node is not None else None),
         cluster_type=cluster_type,
-        data_location=data_location(store, mode, read_group, env),
+        data_location=data_location(store, mode, read_group, env.get("ETCD_ENDPOINTS")),
         served=served,
     )
 
