@@ -19,6 +19,7 @@ from tui.kube.reflector import Health
 from tui.model.bgp import BgpTopology, bgp_topology
 from tui.model.bgp import Session as BgpSession
 from tui.model.cluster import Cluster, build_cluster
+from tui.model.findings import Finding, cluster_findings
 from tui.model.raw import RawCluster
 from tui.model.usage import NodeUsage, PoolUsage, node_usage, pool_usage
 from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, worst
@@ -50,6 +51,7 @@ class LiveView:
     nodes: tuple[NodeUsage, ...]
     bgp: BgpTopology
     sessions: dict[str, tuple[BgpSession, ...]]
+    findings: tuple[Finding, ...]
     raw: RawCluster
     health: dict[str, PaneHealth]
     received: float
@@ -61,8 +63,8 @@ class LiveView:
         cluster = build_cluster(raw)
         topology = bgp_topology(cluster)
         sessions = {node.name: topology.sessions(node.name) for node in cluster.nodes}
-        return cls(cluster, pool_usage(cluster), node_usage(cluster), topology, sessions, raw, health, received,
-                   changed)
+        return cls(cluster, pool_usage(cluster), node_usage(cluster), topology, sessions,
+                   cluster_findings(cluster, topology), raw, health, received, changed)
 
     def pane_health(self, resources: tuple[str, ...]) -> PaneHealth:
         """The worst health among the watches a pane depends on (unwatched ones are ignored)."""
@@ -131,7 +133,7 @@ class Session:
         return f"{where} of {self.kubeconfig or 'the default kubeconfig'}"
 
     def open(self) -> Opened:
-        from tui.kube.connection import connect
+        from tui.kube.connection import access_error, connect
         from tui.kube.rbac import check_capabilities
 
         self.close()
@@ -139,9 +141,9 @@ class Session:
         try:
             info = detect(conn)
             caps = check_capabilities(conn, info.served)
-        except BaseException:
+        except Exception as exc:
             conn.close()
-            raise
+            raise access_error(exc, conn.server, conn.user) or exc from exc
         reason = ("--read-only" if self.force_read_only
                   else "identity cannot write" if caps.read_only else "")
         self.conn = conn

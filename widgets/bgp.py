@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from widgets.header import finding_line
 from widgets.pane import Pane
 from widgets.table_sync import selected_key, sync_rows
 
@@ -42,7 +43,9 @@ def bgp_summary(view) -> str:
                      "with CalicoNodeStatus")
     else:
         lines.append("Observed: no CalicoNodeStatus yet (b requests live BGP status)")
+    lines.extend(finding_line(f) for f in view.findings if f.id.startswith("bgp."))
     return "\n".join(lines)
+
 
 
 def peer_rows(view) -> dict[str, tuple]:

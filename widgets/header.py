@@ -20,6 +20,7 @@ class ClusterHeader(Static):
         self.clock = clock
         self.opened = None
         self.health: dict[str, PaneHealth] = {}
+        self.findings = ""
 
     def show_connecting(self) -> None:
         self.opened = None
@@ -27,24 +28,40 @@ class ClusterHeader(Static):
 
     def show_identity(self, opened) -> None:
         self.opened = opened
-        self._render()
+        self._show()
 
     def show_view(self, view) -> None:
-        if view.health != self.health:
-            self.health = view.health
-            self._render()
+        findings = findings_counts(view.findings)
+        if view.health != self.health or findings != self.findings:
+            self.health, self.findings = view.health, findings
+            self._show()
 
     def tick(self) -> None:
         if self.health and worst(list(self.health.values())).state != LIVE:
-            self._render()
+            self._show()
 
-    def _render(self) -> None:
+    def _show(self) -> None:
         if self.opened is None:
             return
-        self.update(header_text(self.opened, self.health, self.clock()))
+        self.update(header_text(self.opened, self.health, self.findings, self.clock()))
 
 
-def header_text(opened, health: dict[str, PaneHealth], now: float) -> Text:
+SEVERITY_GLYPHS = {"blocking": "✖ blocking", "warning": "⚠ warning", "info": "ℹ info"}
+
+
+def finding_line(finding) -> str:
+    return f"{SEVERITY_GLYPHS[finding.severity]}: {finding.message}"
+
+
+def findings_counts(findings) -> str:
+    """`✖ 1 blocking · ⚠ 2 warnings` (empty when there is nothing to report)."""
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("blocking", "warning")}
+    parts = [f"✖ {counts['blocking']} blocking" if counts["blocking"] else "",
+             f"⚠ {counts['warning']} warning{'s' if counts['warning'] != 1 else ''}" if counts["warning"] else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def header_text(opened, health: dict[str, PaneHealth], findings: str, now: float) -> Text:
     """Two lines: identity and versions; Calico install facts, write capability and watch health."""
     info = opened.info
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -61,4 +78,6 @@ def header_text(opened, health: dict[str, PaneHealth], now: float) -> Text:
     overall = worst(list(health.values()))
     text.append(f"{describe(overall, now)} {live}/{len(health)}" if health else "◌ starting",
                 style="" if overall.state == LIVE else "bold")
+    if findings:
+        text.append(f"  ·  {findings}", style="bold")
     return text
