@@ -227,6 +227,17 @@ def _merge_key(path: tuple[str, ...]) -> str | None:
 _DELETE = object()  # a map patch that carried `$patch: delete`
 
 
+def _directive_lists(patch: dict, prefix: str, target: dict):
+    """(field, list) for each ``<prefix><field>`` directive whose field is a list in ``target``."""
+    for key, values in patch.items():
+        if key.startswith(prefix):
+            if not isinstance(values, list):
+                raise PatchError(f"{key} must be a list", 400)
+            field = key[len(prefix):]
+            if isinstance(target.get(field), list):
+                yield field, values
+
+
 def _smp_map(target: dict, patch: dict, path: tuple[str, ...]) -> object:
     """Merge ``patch`` into ``target`` (owned, mutated); new content is stripped of directives."""
     directive = patch.get("$patch", "merge")
@@ -236,13 +247,8 @@ def _smp_map(target: dict, patch: dict, path: tuple[str, ...]) -> object:
         return _smp_map({}, {k: v for k, v in patch.items() if k != "$patch"}, path)
     if directive != "merge":
         raise PatchError(f"Unknown patch type: {directive!r}", 400)
-    for key, values in patch.items():
-        if key.startswith("$deleteFromPrimitiveList/"):
-            field = key.split("/", 1)[1]
-            if not isinstance(values, list):
-                raise PatchError(f"{key} must be a list", 400)
-            if isinstance(target.get(field), list):
-                target[field] = [v for v in target[field] if not any(_json_equal(v, d) for d in values)]
+    for field, values in _directive_lists(patch, "$deleteFromPrimitiveList/", target):
+        target[field] = [v for v in target[field] if not any(_json_equal(v, d) for d in values)]
     for key, value in patch.items():
         if key.startswith("$"):
             continue
@@ -260,13 +266,8 @@ def _smp_map(target: dict, patch: dict, path: tuple[str, ...]) -> object:
             target[key] = _smp_list(current if isinstance(current, list) else [], value, sub)
         else:
             target[key] = value
-    for key, order in patch.items():
-        if key.startswith("$setElementOrder/"):
-            field = key.split("/", 1)[1]
-            if not isinstance(order, list):
-                raise PatchError(f"{key} must be a list", 400)
-            if isinstance(target.get(field), list):
-                target[field] = _set_order(target[field], order, _merge_key(path + (field,)))
+    for field, order in _directive_lists(patch, "$setElementOrder/", target):
+        target[field] = _set_order(target[field], order, _merge_key(path + (field,)))
     if "$retainKeys" in patch:
         retain = patch["$retainKeys"]
         if not isinstance(retain, list):

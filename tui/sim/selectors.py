@@ -116,16 +116,24 @@ class LabelRequirement:
 
 
 @dataclass(frozen=True)
-class LabelSelector:
-    requirements: tuple[LabelRequirement, ...] = ()
+class _AllOf:
+    """A conjunction of requirements: a comma in either selector syntax."""
+
+    requirements: tuple = ()
 
     @property
     def empty(self) -> bool:
         return not self.requirements
 
+    def _all(self, subject: Mapping) -> bool:
+        return all(r.matches(subject) for r in self.requirements)
+
+
+class LabelSelector(_AllOf):
+    requirements: tuple[LabelRequirement, ...]
+
     def matches(self, labels: Mapping[str, str] | None) -> bool:
-        labels = labels or {}
-        return all(r.matches(labels) for r in self.requirements)
+        return self._all(labels or {})
 
 
 _SPECIAL = frozenset("=!(),<>")
@@ -329,16 +337,11 @@ class FieldRequirement:
         return (field_value(obj, self.field) == self.value) != self.negated
 
 
-@dataclass(frozen=True)
-class FieldSelector:
-    requirements: tuple[FieldRequirement, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.requirements
+class FieldSelector(_AllOf):
+    requirements: tuple[FieldRequirement, ...]
 
     def matches(self, obj: Mapping) -> bool:
-        return all(r.matches(obj) for r in self.requirements)
+        return self._all(obj)
 
 
 def _split_unescaped(text: str, sep: str) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from tui.model.raw import parse_time
+
 __all__ = ["human_duration", "to_table", "wants_table"]
 
 
@@ -82,13 +84,7 @@ def human_duration(seconds: float) -> str:
 
 
 def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_time(value) if isinstance(value, str) else None
 
 
 def _since(value: object, now: datetime) -> str:
