@@ -29,8 +29,10 @@ def group_version_path(group: str, version: str) -> str:
 
 
 def _hash(group: str, version: str) -> str:
-    # kubectl caches each document on disk by this hash. A group-version's document only depends on
-    # its kinds, which the resource registry fixes, so naming the group-version is enough.
+    # The real server marks a hashed document immutable (Cache-Control) and kubectl then keeps it.
+    # The simulator sends no caching headers, so kubectl fetches the document again on every run
+    # and the hash, which the client requires, only has to be well-formed, not track the kinds
+    # (CRDs created at run time add kinds to a group-version).
     return hashlib.sha256(f"calico-tui/{group}/{version}".encode()).hexdigest().upper()
 
 
