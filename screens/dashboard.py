@@ -37,7 +37,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen.-narrow #pane-tabs { display: block; }
     DashboardScreen #pools { height: auto; max-height: 12; }
     DashboardScreen #nodes { height: 1fr; min-height: 8; }
-    DashboardScreen #bgp { height: 14; }
+    DashboardScreen #bgp { height: 1fr; min-height: 12; }
     DashboardScreen.-narrow Pane { display: none; }
     DashboardScreen.-narrow Pane.-active { display: block; height: 1fr; max-height: 100%; }
     """

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tui import keys
+
+
+def help_table(scopes: tuple[str, ...]) -> Table:
+    """Keys, names and what they do; descriptions wrap instead of being cut at 80 columns."""
+    table = Table(box=None, expand=True, pad_edge=False)
+    table.add_column("key", no_wrap=True, style="bold")
+    table.add_column("command", no_wrap=True)
+    table.add_column("what it does", ratio=1)
+    for row in keys.help_rows(scopes):
+        table.add_row(*row)
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -19,7 +31,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > Vertical {
         width: 90%; max-width: 110; height: 90%; border: round $primary; background: $surface;
     }
-    HelpScreen DataTable { height: 1fr; }
+    HelpScreen VerticalScroll { height: 1fr; }
     HelpScreen .hint { color: $text-muted; }
     """
 
@@ -30,15 +42,13 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Keys"
-            yield DataTable(cursor_type="row", zebra_stripes=True)
+            with VerticalScroll():
+                yield Static(help_table(self.scopes), id="help-table")
             yield Static("escape closes · ctrl+p searches these commands by name · the mouse works too",
                          classes="hint")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("key", "command", "what it does")
-        for row in keys.help_rows(self.scopes):
-            table.add_row(*row)
+        self.query_one(VerticalScroll).focus()
 
     def action_dismiss_dialog(self) -> None:
         self.dismiss(None)

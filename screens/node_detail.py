@@ -19,7 +19,7 @@ from tui.model.bgp import Session
 from tui.model.config import PodState
 from widgets.bgp import role
 from widgets.header import finding_line
-from widgets.nodes import per_pool, per_pool_cell, route_reflector_cell, status_cell, tunnel_cell
+from widgets.nodes import per_pool, route_reflector_cell, status_cell, tunnel_cell
 from widgets.table_sync import selected_key, sync_rows
 from widgets.usage import usage_cell
 
@@ -120,7 +120,7 @@ def node_summary(view, node_name: str) -> str:
     rr = route_reflector_cell(node).plain
     parts = [node.name, ",".join(node.roles) or "no role", status_cell(node), bgp, rr or role(node),
              "podCIDR " + (",".join(map(str, node.pod_cidrs)) or "—"), "tunnel " + tunnel_cell(usage),
-             "per pool " + per_pool_cell(per_pool(usage))]
+             "; ".join(f"{pool}: {blocks} blocks, {ips} IPs" for pool, (blocks, ips) in per_pool(usage).items())]
     findings = [finding_line(f) for f in view.findings if f.subject == f"node/{node_name}"]
     return "\n".join([" · ".join(p for p in parts if p), *findings])
 

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.kube.detect import API_SERVER, NO_CALICO, V1_CRDS, V3_CRDS
 from widgets.freshness import LIVE, PaneHealth, describe, worst
 
 
 class ClusterHeader(Static):
     DEFAULT_CSS = """
-    ClusterHeader { height: 2; background: $panel; padding: 0 1; }
+    ClusterHeader { height: auto; max-height: 5; background: $panel; padding: 0 1; }
     """
 
     def __init__(self, clock: Callable[[], float], **kwargs) -> None:
@@ -43,9 +44,19 @@ class ClusterHeader(Static):
     def _show(self) -> None:
         if self.opened is None:
             return
-        self.update(header_text(self.opened, self.health, self.findings, self.clock()))
+        segments = header_segments(self.opened, self.health, self.findings, self.clock())
+        self.update(pack(segments, max(self.size.width - 2, 20)))
+
+    def on_resize(self) -> None:
+        self._show()
 
 
+CALICO_API_WORDS = {
+    API_SERVER: "projectcalico.org/v3 (Calico API server)",
+    V3_CRDS: "projectcalico.org/v3 (native CRDs)",
+    V1_CRDS: "crd.projectcalico.org/v1 only",
+    NO_CALICO: "✖ none found",
+}
 SEVERITY_GLYPHS = {"blocking": "✖ blocking", "warning": "⚠ warning", "info": "ℹ info"}
 
 
@@ -61,23 +72,38 @@ def findings_counts(findings) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def header_text(opened, health: dict[str, PaneHealth], findings: str, now: float) -> Text:
-    """Two lines: identity and versions; Calico install facts, write capability and watch health."""
+def header_segments(opened, health: dict[str, PaneHealth], findings: str, now: float) -> list[Text]:
+    """What the header says, most important first: who and where, what we may do, how fresh, what is
+    wrong, then versions and how Calico is installed."""
     info = opened.info
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"⎈ {opened.context}", style="bold")
-    text.append(f" @ {opened.server}  ·  Kubernetes {info.kubernetes_version}  ·  Calico {info.calico_version}")
-    text.append("\n")
-    text.append(f"API {info.calico_api}  ·  datastore {info.datastore}  ·  {info.flavor}  ·  IPAM {info.ipam}  ·  ")
-    if opened.read_only:
-        text.append(f"⊘ READ-ONLY ({opened.read_only_reason})", style="bold reverse")
-    else:
-        text.append("✎ read-write", style="bold")
-    text.append("  ·  watches ")
-    live = sum(1 for h in health.values() if h.state == LIVE)
     overall = worst(list(health.values()))
-    text.append(f"{describe(overall, now)} {live}/{len(health)}" if health else "◌ starting",
-                style="" if overall.state == LIVE else "bold")
-    if findings:
-        text.append(f"  ·  {findings}", style="bold")
-    return text
+    live = sum(1 for h in health.values() if h.state == LIVE)
+    api = CALICO_API_WORDS.get(info.calico_api, info.calico_api)
+    segments = [
+        Text.assemble((f"⎈ {opened.context}", "bold"), f" @ {opened.server}"),
+        Text(f"⊘ READ-ONLY ({opened.read_only_reason})", style="bold reverse") if opened.read_only
+        else Text("✎ read-write", style="bold"),
+        Text(f"watches {describe(overall, now)} {live}/{len(health)}" if health else "watches ◌ starting",
+             style="" if overall.state == LIVE else "bold"),
+        Text(findings, style="bold") if findings else None,
+        Text(f"Kubernetes {info.kubernetes_version}"),
+        Text(f"Calico {info.calico_version or '?'}"),
+        Text(f"API {api}"),
+        Text(f"datastore {info.datastore}"),
+        Text(f"{info.flavor} install"),
+        Text(f"IPAM {info.ipam}"),
+    ]
+    return [segment for segment in segments if segment is not None]
+
+
+def pack(segments: list[Text], width: int, separator: str = " · ") -> Text:
+    """Segments joined on lines of at most `width` cells, never split inside one (a narrow terminal
+    gets more lines instead of cut-off facts)."""
+    lines: list[Text] = []
+    for segment in segments:
+        if lines and lines[-1].cell_len + len(separator) + segment.cell_len <= width:
+            lines[-1].append(separator)
+            lines[-1].append_text(segment)
+        else:
+            lines.append(segment.copy())
+    return Text("\n").join(lines)

@@ -56,9 +56,9 @@ def route_reflector_cell(node: Node | None) -> Text:
     """RR role needs both the label and the cluster ID; one without the other is a warning."""
     if node is None:
         return Text("")
-    if node.route_reflector_label and node.rr_cluster_id:
+    if node.route_reflector and node.rr_cluster_id:
         return Text(f"◆ RR {node.rr_cluster_id}", style="bold")
-    if node.route_reflector_label:
+    if node.route_reflector:
         return Text("⚠ label, no cluster ID", style="yellow")
     if node.rr_cluster_id:
         return Text(f"⚠ ID {node.rr_cluster_id}, no label", style="yellow")
