@@ -434,6 +434,7 @@ def build_plan(snap: Snapshot, params: MigrationParams, findings: list[Finding],
     cluster = {"uid": snap.cluster_uid, "server": snap.info.server, "context": snap.info.context,
                "kubernetesVersion": snap.info.kubernetes_version, "calicoVersion": snap.info.calico_version,
                "flavor": snap.info.flavor, "calicoApi": snap.info.calico_api, "ipam": snap.info.ipam,
+               "readGroup": snap.info.calico_read_group,
                "writePath": ("Installation default (tigera-operator)" if writes_through_installation(snap)
                              else snap.pool_resource.api_version),
                "stamp": stamp}

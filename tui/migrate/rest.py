@@ -116,6 +116,17 @@ class Rest:
         except urllib3.exceptions.HTTPError as exc:
             raise ApiStatusError(0, "ConnectionError", str(exc)) from exc
 
+    def text(self, path: str) -> str:
+        """A plain-text answer, such as a pod's `/log`."""
+        try:
+            response = self.conn.open("GET", path)
+        except ApiException as exc:
+            raise _status_error(exc) from exc
+        try:
+            return (response.data or b"").decode(errors="replace")
+        finally:
+            response.release_conn()
+
     def get(self, res: Resource, namespace: str | None, name: str) -> dict:
         return self._typed(res, self.request("GET", res.path(namespace, name)))
 
