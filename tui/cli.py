@@ -17,6 +17,9 @@ COMMAND_MODULES = (
     "tui.commands.demo_server",
     "tui.commands.status",
     "tui.commands.snapshot",
+    "tui.commands.check",
+    "tui.commands.plan",
+    "tui.commands.migrate",
 )
 
 
