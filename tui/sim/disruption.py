@@ -1,0 +1,60 @@
+"""PodDisruptionBudget arithmetic for the eviction subresource, as the disruption controller does it."""
+
+from __future__ import annotations
+
+import math
+
+
+def selector_matches(selector: dict | None, labels: dict | None) -> bool:
+    """A metav1.LabelSelector (matchLabels + matchExpressions); None selects nothing, {} everything."""
+    if selector is None:
+        return False
+    labels = labels or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (op == "In" and (not present or labels[key] not in values)) \
+                or (op == "NotIn" and present and labels[key] in values) \
+                or (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+            return False
+    return True
+
+
+def pod_healthy(pod: dict) -> bool:
+    """Counted as healthy by the disruption controller: running, Ready, not being deleted."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def scaled(value: int | str, total: int, round_up: bool) -> int:
+    """An IntOrString such as 2 or "50%" applied to `total`."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if not text.endswith("%"):
+        return int(text)
+    share = int(text[:-1]) * total / 100
+    return math.ceil(share) if round_up else math.floor(share)
+
+
+def budget(pdb: dict, pods: list[dict]) -> dict:
+    """The status the disruption controller would publish for `pdb` given the pods it selects.
+
+    Expected pods are the selected pods not being deleted (the real controller asks their
+    controllers' scale; the simulator's workloads keep those equal).
+    """
+    spec = pdb.get("spec") or {}
+    expected = sum(1 for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp"))
+    healthy = sum(1 for p in pods if pod_healthy(p))
+    if "maxUnavailable" in spec:
+        desired = max(0, expected - scaled(spec["maxUnavailable"], expected, round_up=True))
+    else:
+        desired = scaled(spec.get("minAvailable", 1), expected, round_up=True)
+    return {"currentHealthy": healthy, "desiredHealthy": desired, "expectedPods": expected,
+            "disruptionsAllowed": max(0, healthy - desired)}
