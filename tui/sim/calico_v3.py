@@ -652,8 +652,8 @@ class CalicoV1Strategy(CustomResourceStrategy):
             raise _invalid(res, obj, causes)
         _replace(obj, checked)
 
-    def prepare_create(self, api, res, obj):
+    def prepare_create(self, api, res, obj, dry_run=False):
         self._checked(res, obj, None)
 
-    def prepare_update(self, api, res, new, old):
+    def prepare_update(self, api, res, new, old, dry_run=False):
         self._checked(res, new, old)
