@@ -63,7 +63,8 @@ def kubeadm_pod_subnet(cm: dict, cidr: str, allocate_node_cidrs: bool | None = N
         section = doc.setdefault("controllerManager", {})
         args = section.get("extraArgs")
         value = "true" if allocate_node_cidrs else "false"
-        if isinstance(args, list):  # kubeadm v1beta4: [{name, value}]
+        if isinstance(args, list) or (args is None and doc.get("apiVersion") == "kubeadm.k8s.io/v1beta4"):
+            args = args or []  # kubeadm v1beta4: [{name, value}]
             rest = [a for a in args if a.get("name") != "allocate-node-cidrs"]
             section["extraArgs"] = rest + [{"name": "allocate-node-cidrs", "value": value}]
         else:
