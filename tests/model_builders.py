@@ -6,8 +6,11 @@ shared/calico-crds); `seed_raw()` is the seed cluster's literal configuration.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from typing import Any
+
+from tui.model.config import config_hash
 
 V1 = "crd.projectcalico.org/v1"
 
@@ -148,4 +151,138 @@ def seed_raw() -> dict[str, list[dict[str, Any]]]:
             "calicoVersion": "v3.32.1", "clusterGUID": "0f3e", "clusterType": "k8s,bgp,kubeadm,kdd",
             "datastoreReady": True})],
         "nodes": nodes,
+    }
+
+
+# --- kube-system objects the migration reads ------------------------------------------------------
+
+CNI_NETWORK_CONFIG = """{
+  "name": "k8s-pod-network",
+  "cniVersion": "0.3.1",
+  "plugins": [
+    {
+      "type": "calico",
+      "datastore_type": "kubernetes",
+      "nodename": "__KUBERNETES_NODE_NAME__",
+      "mtu": __CNI_MTU__,
+      "ipam": {"type": "calico-ipam"%s},
+      "policy": {"type": "k8s"},
+      "kubernetes": {"kubeconfig": "__KUBECONFIG_FILEPATH__"}
+    },
+    {"type": "portmap", "snat": true, "capabilities": {"portMappings": true}}
+  ]
+}"""
+
+
+def pod(namespace: str, name: str, node_name: str, labels: dict[str, str], containers: list[dict[str, Any]],
+        annotations: dict[str, str] | None = None, started: str = "2024-05-01T10:00:00Z",
+        restarts: int = 0, waiting: str | None = None) -> dict[str, Any]:
+    state = {"waiting": {"reason": waiting}} if waiting else {"running": {"startedAt": started}}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "resourceVersion": "1",
+                     "labels": labels, "annotations": annotations or {}},
+        "spec": {"nodeName": node_name, "containers": containers},
+        "status": {
+            "phase": "Running", "startTime": started,
+            "conditions": [{"type": "Ready", "status": "False" if waiting else "True"}],
+            "containerStatuses": [{"name": containers[0]["name"], "restartCount": restarts, "state": state,
+                                   "ready": not waiting}],
+        },
+    }
+
+
+def kcm_pod(node_name: str, command: list[str], **kwargs: Any) -> dict[str, Any]:
+    return pod("kube-system", f"kube-controller-manager-{node_name}", node_name,
+               {"component": "kube-controller-manager", "tier": "control-plane"},
+               [{"name": "kube-controller-manager", "image": "registry.k8s.io/kube-controller-manager:v1.32.4",
+                 "command": command}],
+               annotations={"kubernetes.io/config.mirror": "0123456789abcdef"}, **kwargs)
+
+
+KCM_COMMAND = [
+    "kube-controller-manager", "--allocate-node-cidrs=true", "--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf",
+    "--cluster-cidr=192.168.0.0/16", "--leader-elect=true", "--node-cidr-mask-size", "24",
+    "--service-cluster-ip-range=10.96.0.0/12", "--use-service-account-credentials=true",
+]
+
+
+def configmap(name: str, data: dict[str, str], changed: str = "2024-05-01T09:00:00Z") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "kube-system", "uid": f"uid-{name}", "resourceVersion": "7",
+                         "creationTimestamp": "2024-04-01T00:00:00Z",
+                         "managedFields": [{"manager": "kubeadm", "operation": "Update", "apiVersion": "v1",
+                                            "time": "2024-04-01T00:00:00Z"},
+                                           {"manager": "kubectl-edit", "operation": "Update", "apiVersion": "v1",
+                                            "time": changed}]},
+            "data": data}
+
+
+def kube_proxy_conf(cluster_cidr: str) -> str:
+    return ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+            f"clusterCIDR: {cluster_cidr}\nmode: iptables\n")
+
+
+def cluster_configuration(pod_subnet: str) -> str:
+    return ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.32.4\n"
+            f"networking:\n  dnsDomain: cluster.local\n  podSubnet: {pod_subnet}\n  serviceSubnet: 10.96.0.0/12\n")
+
+
+def daemonset(namespace: str, name: str, containers: list[dict[str, Any]], desired: int = 10,
+              updated: int = 10) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "generation": 2,
+                     "labels": {"k8s-app": name}},
+        "spec": {"selector": {"matchLabels": {"k8s-app": name}},
+                 "template": {"metadata": {"labels": {"k8s-app": name}}, "spec": {"containers": containers}}},
+        "status": {"desiredNumberScheduled": desired, "currentNumberScheduled": desired, "numberReady": desired,
+                   "updatedNumberScheduled": updated, "numberAvailable": desired, "observedGeneration": 2},
+    }
+
+
+CALICO_NODE_CONTAINER = {
+    "name": "calico-node", "image": "docker.io/calico/node:v3.32.1",
+    "env": [
+        {"name": "DATASTORE_TYPE", "value": "kubernetes"},
+        {"name": "NODENAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        {"name": "CALICO_NETWORKING_BACKEND",
+         "valueFrom": {"configMapKeyRef": {"name": "calico-config", "key": "calico_backend"}}},
+        {"name": "CALICO_IPV4POOL_IPIP", "value": "CrossSubnet"},
+        {"name": "CALICO_IPV4POOL_CIDR", "value": "192.168.0.0/16"},
+    ],
+}
+
+
+def kube_system_raw(kube_proxy_cidr: str = "192.168.0.0/16") -> dict[str, list[dict[str, Any]]]:
+    """The kubeadm + Calico-manifest objects of the seed cluster: KCM mirror pods, kube-proxy and
+    calico-node DaemonSets and pods, and the three ConfigMaps."""
+    conf = kube_proxy_conf(kube_proxy_cidr)
+    proxy_pods = [
+        pod("kube-system", f"kube-proxy-{n}", n, {"k8s-app": "kube-proxy"}, [{"name": "kube-proxy"}],
+            annotations={"calico-tui.sim/kube-proxy-config-hash": config_hash(conf),
+                         "calico-tui.sim/kube-proxy-cluster-cidr": kube_proxy_cidr})
+        for n in SEED_ADDRESSES
+    ]
+    return copy.deepcopy({
+        "pods": [kcm_pod(n, KCM_COMMAND) for n in ("node01", "node02", "node03")] + proxy_pods + [
+            pod("kube-system", f"calico-node-{n}", n, {"k8s-app": "calico-node"}, [CALICO_NODE_CONTAINER])
+            for n in SEED_ADDRESSES],
+        "daemonsets": [daemonset("kube-system", "kube-proxy", [{"name": "kube-proxy"}]),
+                       daemonset("kube-system", "calico-node", [CALICO_NODE_CONTAINER])],
+        "configmaps": [
+            configmap("kube-proxy", {"config.conf": conf, "kubeconfig.conf": "apiVersion: v1\nkind: Config\n"}),
+            configmap("kubeadm-config", {"ClusterConfiguration": cluster_configuration("192.168.0.0/16")}),
+            configmap("calico-config", {"calico_backend": "bird", "veth_mtu": "0",
+                                        "cni_network_config": CNI_NETWORK_CONFIG % ""}),
+        ],
+    })  # no object shares a dict with another or with the module constants
+
+
+def installation_raw(pools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "operator.tigera.io/v1", "kind": "Installation",
+        "metadata": {"name": "default", "uid": "uid-installation", "generation": 1},
+        "spec": {"calicoNetwork": {"bgp": "Enabled", "ipPools": pools if pools is not None else [
+            {"name": "default-ipv4-ippool", "cidr": "192.168.0.0/16", "blockSize": 26,
+             "encapsulation": "IPIPCrossSubnet", "natOutgoing": "Enabled", "nodeSelector": "all()"}]},
+                 "cni": {"type": "Calico", "ipam": {"type": "Calico"}}},
+        "status": {"variant": "Calico", "calicoVersion": "v3.32.1"},
     }

@@ -109,9 +109,9 @@ class BgpTopology:
         if peer.peer_ip is None or peer.peer_ip.version != 4:
             return []
         calico_node = self.node_by_ip.get(peer.peer_ip)
+        # confd gives explicit-IP peers no cluster ID, even when the address is a Calico node's.
         return [_Remote(peer.peer_ip, peer.peer_port, calico_node.name if calico_node else None,
-                        peer.as_number if peer.as_number is not None else self.cluster.bgp.as_number,
-                        calico_node.rr_cluster_id if calico_node else None)]
+                        peer.as_number if peer.as_number is not None else self.cluster.bgp.as_number, None)]
 
     def _locals(self, peer: BGPPeer) -> list[str]:
         if peer.node_selector is not None:

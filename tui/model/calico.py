@@ -114,8 +114,9 @@ def parse_ippool(obj: RawObject) -> IPPool:
     # Calico masks host bits when it reads a pool, so a sloppy raw CIDR still means the network.
     cidr = checked("spec.cidr", lambda text: parse_cidr(text, strict=False), req_str(obj, "spec.cidr"))
     block_size = opt_int(obj, "spec.blockSize") or (26 if cidr.version == 4 else 122)
-    if not cidr.prefixlen <= block_size <= cidr.max_prefixlen:
-        raise Malformed(f"spec.blockSize: /{block_size} does not fit in pool {cidr}")
+    # calicoctl refuses a pool smaller than a block only when writing an enabled pool; reading, it is a pool.
+    if not 0 < block_size <= cidr.max_prefixlen:
+        raise Malformed(f"spec.blockSize: /{block_size} is not a prefix length for IPv{cidr.version}")
     allowed_uses = str_list(obj, "spec.allowedUses") or DEFAULT_ALLOWED_USES
     allocatable = None
     for condition in objects(obj, "status.conditions"):

@@ -221,7 +221,6 @@ class KubeProxyConfig:
     cluster_cidrs: tuple[Network, ...]
     mode: str | None
     config_hash: str
-    last_changed: str | None
 
 
 def parse_kube_proxy_config(obj: RawObject) -> KubeProxyConfig:
@@ -233,7 +232,6 @@ def parse_kube_proxy_config(obj: RawObject) -> KubeProxyConfig:
         cluster_cidrs=_cidrs("data.config.conf clusterCIDR", opt_str(document, "clusterCIDR")),
         mode=opt_str(document, "mode"),
         config_hash=config_hash(text),
-        last_changed=meta.last_changed,
     )
 
 
@@ -260,7 +258,7 @@ def kube_proxy_pod(pod_obj: RawObject, config: KubeProxyConfig | None) -> KubePr
             stale = running_hash != config.config_hash
         else:
             started = parse_time(pod.container_started_at or pod.start_time)
-            changed = parse_time(config.last_changed)
+            changed = parse_time(config.meta.last_changed)
             if started and changed:
                 stale = started < changed
     return KubeProxyPod(
