@@ -9,6 +9,7 @@ through `sim.api` and may add control routes under `/_sim/`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import json
 import logging
@@ -16,6 +17,7 @@ import os
 import signal
 import socket
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -29,6 +31,7 @@ from tui.sim.clock import Clock
 from tui.sim.resources import Registry, ResourceType
 from tui.sim.server import ApiServer, Handler
 from tui.sim.store import DEFAULT_HISTORY, Store, meta
+from tui.sim.tls import client_context, credentials, server_context
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +125,8 @@ class Simulator:
     def __init__(self, objects: Iterable[dict] | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  clock: Clock | None = None, speed: float = 1.0, seed: int | str = 0,
                  history_size: int = DEFAULT_HISTORY, calico_api_server: bool = True,
-                 bookmark_interval: float = 5.0):
-        self.host, self.port = host, port
+                 bookmark_interval: float = 5.0, tls: bool = True):
+        self.host, self.port, self.tls = host, port, tls
         self.clock = clock or Clock(speed=speed)
         self.store = Store(history_size)
         self.api = Api(self.store, self.clock, Registry(calico_api_server), seed=seed)
@@ -138,6 +141,27 @@ class Simulator:
         self._add_control_routes()
         if objects is not None:
             self.api.load(objects)
+
+    @classmethod
+    def from_scenario(cls, name: str | None = None, path: str | os.PathLike | None = None,
+                      params: dict | None = None, **options) -> Simulator:
+        """A simulator loaded with a scenario (built-in by name, or a file), the bundled CRDs it does
+        not define itself installed first. Raises tui.sim.scenario.ScenarioError."""
+        from tui.sim.crds import load_crds
+        from tui.sim.scenario import load_scenario
+
+        scenario = load_scenario(name, path, params)
+        defined = {meta(o).get("name") for o in scenario.objects if o.get("kind") == "CustomResourceDefinition"}
+        crds = [crd for crd in load_crds() if meta(crd).get("name") not in defined]
+        options.setdefault("seed", scenario.seed)
+        return cls([*crds, *scenario.ordered_objects()], **options)
+
+    @classmethod
+    def from_args(cls, args) -> Simulator:
+        """From the command line's scenario options (tui.cli.add_scenario_arguments) and `--port`."""
+        params = {"nodes": args.nodes} if getattr(args, "nodes", None) else None
+        return cls.from_scenario(getattr(args, "scenario", None), getattr(args, "scenario_file", None), params,
+                                 speed=getattr(args, "speed", 1.0) or 1.0, port=getattr(args, "port", 0) or 0)
 
     @property
     def tokens(self) -> dict[str, str]:
@@ -187,11 +211,11 @@ class Simulator:
         runner = web.AppRunner(self.server.app, handle_signals=False, access_log=None,
                                shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        await web.SockSite(runner, sock, ssl_context=server_context() if self.tls else None).start()
         self._runner = runner
         port = sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://{host}:{port}"
         self.server.address = f"{host}:{port}"
         for component in list(self._components):
             await _call(component.start())
@@ -287,8 +311,11 @@ class Simulator:
             users.append({"name": context, "user": {"token": self.tokens[role]}})
             contexts.append({"name": context, "context": {"cluster": CLUSTER_NAME, "user": context,
                                                           "namespace": "default"}})
+        cluster = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(credentials().ca_pem).decode()
         return {"apiVersion": "v1", "kind": "Config", "preferences": {},
-                "clusters": [{"name": CLUSTER_NAME, "cluster": {"server": self.url}}],
+                "clusters": [{"name": CLUSTER_NAME, "cluster": cluster}],
                 "users": users, "contexts": contexts, "current-context": ADMIN_CONTEXT}
 
     def write_kubeconfig(self, path: str | os.PathLike) -> Path:
@@ -302,6 +329,14 @@ class Simulator:
         return target
 
     # --- control surface ---------------------------------------------------------------------
+    def control(self, method: str, path: str, body: dict | None = None):
+        """Call `/_sim/<path>` over HTTP from another thread (tests and tools); returns the JSON reply."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}/_sim/{path.strip('/')}", data=data, method=method.upper(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=client_context() if self.tls else None, timeout=30) as reply:
+            return json.loads(reply.read() or b"null")
+
     def _add_control_routes(self) -> None:
         async def read_json(request) -> dict:
             raw = await request.read()
