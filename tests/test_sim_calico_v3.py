@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
+from kubernetes.client import CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+from test_sim_schema import SHARED_CRDS
 
 from tui.sim import calico_v3 as v3
+from tui.sim.controllers.ipam_blocks import allocate, new_affinity, new_block
 from tui.sim.errors import ApiError
 from tui.sim.resources import CALICO_V3_TYPES
+from tui.sim.schema import crd_schema, validate
 
 V3_RES = {t.plural: t for t in CALICO_V3_TYPES}
 UID = "6f1c2b3a-1d2e-4f50-9a6b-7c8d9e0f1a2b"
@@ -296,3 +302,214 @@ def test_block_affinities_are_read_only_like_the_calico_api_server(call, verb):
     assert caught.value.code == 500
     assert caught.value.status["message"] == (
         f"Unable to {verb} block affinity. Block affinity resources are read-only.")
+
+
+# --- through the real client against the simulator --------------------------------------------------
+
+V1 = ("crd.projectcalico.org", "v1")
+V3 = ("projectcalico.org", "v3")
+
+
+@pytest.fixture
+def custom(admin_client):
+    return CustomObjectsApi(admin_client)
+
+
+def status_of(exc: ApiException) -> dict:
+    return json.loads(exc.body)
+
+
+def create(custom, group_version, plural, body, **kw):
+    return custom.create_cluster_custom_object(*group_version, plural, body, **kw)
+
+
+def get(custom, group_version, plural, name):
+    return custom.get_cluster_custom_object(*group_version, plural, name)
+
+
+def names(custom, group_version, plural) -> set[str]:
+    return {i["metadata"]["name"] for i in custom.list_cluster_custom_object(*group_version, plural)["items"]}
+
+
+def test_v3_serves_the_stored_pool_with_v3_identity_and_status(custom):
+    v1 = get(custom, V1, "ippools", "default-ipv4-ippool")
+    pool = get(custom, V3, "ippools", "default-ipv4-ippool")
+    assert pool["apiVersion"] == "projectcalico.org/v3" and pool["kind"] == "IPPool"
+    assert pool["metadata"]["uid"] == v3.convert_uid(v1["metadata"]["uid"]) != v1["metadata"]["uid"]
+    assert pool["metadata"]["resourceVersion"] == v1["metadata"]["resourceVersion"]
+    assert pool["status"]["conditions"][0]["reason"] == "OK"
+    assert pool["spec"]["assignmentMode"] == "Automatic"
+
+
+def test_overlapping_v3_create_is_rejected_with_the_cause(custom):
+    with pytest.raises(ApiException) as caught:
+        create(custom, V3, "ippools", v3_pool("new-pool", cidr="192.168.128.0/18"))
+    assert caught.value.status == 422
+    status = status_of(caught.value)
+    assert status["reason"] == "Invalid"
+    assert status["message"] == (
+        'IPPool.projectcalico.org "new-pool" is invalid: IPPool.Spec.CIDR: Invalid value: "192.168.128.0/18": '
+        "IPPool(new-pool) CIDR overlaps with IPPool(default-ipv4-ippool) CIDR 192.168.0.0/16")
+    assert status["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "IPPool.Spec.CIDR",
+        "message": 'Invalid value: "192.168.128.0/18": IPPool(new-pool) CIDR overlaps with '
+                   "IPPool(default-ipv4-ippool) CIDR 192.168.0.0/16"}]
+    assert names(custom, V1, "ippools") == {"default-ipv4-ippool"}
+
+
+def test_v3_create_stores_a_defaulted_v1_resource_with_metadata_annotation(custom):
+    body = v3_pool("new-pool", cidr="10.244.0.0/16", natOutgoing=True)
+    body["metadata"]["labels"] = {"purpose": "migration"}
+    created = create(custom, V3, "ippools", body)
+    assert created["spec"]["blockSize"] == 26 and created["spec"]["ipipMode"] == "Never"
+    assert created["metadata"]["labels"] == {"purpose": "migration"}
+    stored = get(custom, V1, "ippools", "new-pool")
+    assert stored["spec"] == {"cidr": "10.244.0.0/16", "natOutgoing": True, "blockSize": 26,
+                              "allowedUses": ["Workload", "Tunnel"], "nodeSelector": "all()", "ipipMode": "Never",
+                              "vxlanMode": "Never", "assignmentMode": "Automatic"}
+    assert "labels" not in stored["metadata"]
+    kept = json.loads(stored["metadata"]["annotations"][v3.METADATA_ANNOTATION])
+    assert kept["labels"] == {"purpose": "migration"}
+    assert kept["creationTimestamp"] == created["metadata"]["creationTimestamp"]
+    selected = custom.list_cluster_custom_object(*V3, "ippools", label_selector="purpose=migration")["items"]
+    assert [p["metadata"]["name"] for p in selected] == ["new-pool"]
+
+
+def test_raw_v1_pool_lacks_defaults_but_reads_back_defaulted_through_v3(custom):
+    create(custom, V1, "ippools", {"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+                                   "metadata": {"name": "raw"}, "spec": {"cidr": "10.50.0.0/16"}})
+    raw = get(custom, V1, "ippools", "raw")
+    assert raw["spec"] == {"cidr": "10.50.0.0/16", "assignmentMode": "Automatic"}  # only the CRD's own default
+    served = get(custom, V3, "ippools", "raw")
+    assert served["spec"]["blockSize"] == 26
+    assert served["spec"]["ipipMode"] == served["spec"]["vxlanMode"] == "Never"
+    assert served["spec"]["nodeSelector"] == "all()"
+
+
+def test_cidr_is_immutable_through_both_apis(custom):
+    with pytest.raises(ApiException) as caught:
+        custom.patch_cluster_custom_object(*V3, "ippools", "default-ipv4-ippool", {"spec": {"cidr": "10.96.0.0/16"}})
+    assert caught.value.status == 422
+    assert status_of(caught.value)["details"]["causes"][0]["message"] == (
+        'Invalid value: "10.96.0.0/16": IPPool CIDR cannot be modified')
+    with pytest.raises(ApiException) as caught:
+        custom.patch_cluster_custom_object(*V1, "ippools", "default-ipv4-ippool", {"spec": {"blockSize": 24}})
+    assert caught.value.status == 422
+    assert status_of(caught.value)["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "spec.blockSize",
+        "message": 'Invalid value: "integer": Block size cannot be changed; follow IP pool migration guide '
+                   "to avoid corruption."}]
+    assert get(custom, V1, "ippools", "default-ipv4-ippool")["spec"]["cidr"] == "192.168.0.0/16"
+
+
+def test_v3_update_of_other_fields_is_accepted(custom):
+    patched = custom.patch_cluster_custom_object(*V3, "ippools", "default-ipv4-ippool", {"spec": {"disabled": True}})
+    assert patched["spec"]["disabled"] is True
+    assert patched["status"]["conditions"][0]["reason"] == "PoolDisabled"
+    assert get(custom, V1, "ippools", "default-ipv4-ippool")["spec"]["disabled"] is True
+
+
+def test_wrong_types_are_refused_by_both_apis(custom):
+    with pytest.raises(ApiException) as caught:
+        create(custom, V1, "ippools", {"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+                                       "metadata": {"name": "bad"}, "spec": {"cidr": "10.60.0.0/16", "blockSize": "26"}})
+    assert caught.value.status == 422
+    assert status_of(caught.value)["details"]["causes"] == [{
+        "reason": "FieldValueTypeInvalid", "field": "spec.blockSize",
+        "message": 'Invalid value: "string": spec.blockSize in body must be of type integer: "string"'}]
+    with pytest.raises(ApiException) as caught:
+        create(custom, V3, "ippools", v3_pool("bad", cidr="10.60.0.0/16", blockSize="26"))
+    assert caught.value.status == 400
+    assert "cannot unmarshal string into Go struct field IPPoolSpec.spec.blockSize" in status_of(caught.value)["message"]
+    assert "bad" not in names(custom, V1, "ippools")
+
+
+def test_v1_cel_rules_apply_to_raw_writes(custom):
+    body = {"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "both"},
+            "spec": {"cidr": "10.70.0.0/16", "ipipMode": "Always", "vxlanMode": "Always"}}
+    with pytest.raises(ApiException) as caught:
+        create(custom, V1, "ippools", body)
+    assert status_of(caught.value)["details"]["causes"] == [{
+        "reason": "FieldValueForbidden", "field": "spec",
+        "message": "Forbidden: ipipMode and vxlanMode cannot both be enabled"}]
+
+
+def test_dry_run_v3_create_persists_nothing_and_skips_libcalico_checks(custom):
+    rv = custom.list_cluster_custom_object(*V1, "ippools")["metadata"]["resourceVersion"]
+    answer = create(custom, V3, "ippools", v3_pool("trial", cidr="10.80.0.0/16"), dry_run="All")
+    assert answer["metadata"]["name"] == "trial"
+    # The Calico API server's dry-run storage never reaches libcalico-go: even an overlap passes.
+    create(custom, V3, "ippools", v3_pool("overlap", cidr="192.168.5.0/24"), dry_run="All")
+    assert names(custom, V3, "ippools") == {"default-ipv4-ippool"}
+    assert custom.list_cluster_custom_object(*V1, "ippools")["metadata"]["resourceVersion"] == rv
+
+
+def _seed_ipam(sim) -> None:
+    """worker-1 owns an empty block of the default pool, worker-2 a block with one pod IP."""
+    now = sim.api.clock.now()
+    empty = new_block("192.168.1.0/26", "worker-1", now, 0)
+    busy = new_block("192.168.2.0/26", "worker-2", now, 0)
+    busy["spec"], _ = allocate(busy["spec"], "k8s-pod-network.abc", {"node": "worker-2", "pod": "p", "namespace": "d"})
+    sim.api.load([empty, busy, new_affinity("worker-1", "192.168.1.0/26"), new_affinity("worker-2", "192.168.2.0/26")])
+
+
+def test_v3_delete_disables_then_releases_affinities_then_deletes(sim, custom):
+    _seed_ipam(sim)
+    before = sim.api.store.resource_version
+    custom.delete_cluster_custom_object(*V3, "ippools", "default-ipv4-ippool")
+    assert names(custom, V3, "ippools") == set()
+    assert names(custom, V1, "blockaffinities") == set()
+    assert names(custom, V1, "ipamblocks") == {"192-168-2-0-26"}
+    orphan = get(custom, V1, "ipamblocks", "192-168-2-0-26")
+    assert "affinity" not in orphan["spec"] and orphan["spec"]["unallocated"] == list(range(1, 64))
+    steps = [(e.type, e.key[1], e.obj["metadata"]["name"]) for e in sim.api.store.events_since(before)]
+    assert steps[0] == ("MODIFIED", "ippools", "default-ipv4-ippool")  # disabled first
+    assert steps[-1] == ("DELETED", "ippools", "default-ipv4-ippool")  # deleted last
+    assert ("DELETED", "ipamblocks", "192-168-1-0-26") in steps
+    pending = [e.obj["spec"]["state"] for e in sim.api.store.events_since(before)
+               if e.key[1] == "blockaffinities" and e.type == "MODIFIED"]
+    assert "pendingDeletion" in pending
+
+
+def test_raw_v1_delete_skips_the_release(sim, custom):
+    _seed_ipam(sim)
+    custom.delete_cluster_custom_object(*V1, "ippools", "default-ipv4-ippool")
+    assert names(custom, V1, "ippools") == set()
+    assert len(names(custom, V1, "blockaffinities")) == 2
+    assert get(custom, V1, "ipamblocks", "192-168-1-0-26")["spec"]["affinity"] == "host:worker-1"
+
+
+def test_dry_run_v3_delete_releases_nothing(sim, custom):
+    _seed_ipam(sim)
+    custom.delete_cluster_custom_object(*V3, "ippools", "default-ipv4-ippool", dry_run="All")
+    assert names(custom, V3, "ippools") == {"default-ipv4-ippool"}
+    assert len(names(custom, V1, "blockaffinities")) == 2
+    assert "disabled" not in get(custom, V1, "ippools", "default-ipv4-ippool")["spec"]
+
+
+def test_block_affinities_are_read_only_through_v3(sim, custom):
+    _seed_ipam(sim)
+    served = get(custom, V3, "blockaffinities", "worker-1-192-168-1-0-26")
+    assert served["spec"] == {"state": "confirmed", "node": "worker-1", "type": "host", "cidr": "192.168.1.0/26"}
+    with pytest.raises(ApiException) as caught:
+        custom.delete_cluster_custom_object(*V3, "blockaffinities", "worker-1-192-168-1-0-26")
+    assert caught.value.status == 500
+    assert status_of(caught.value)["message"] == (
+        "Unable to delete block affinity. Block affinity resources are read-only.")
+    assert len(names(custom, V1, "blockaffinities")) == 2
+
+
+@pytest.mark.skipif(not SHARED_CRDS.is_dir(), reason="reference CRDs not checked out next to the repo")
+def test_every_served_v1_object_validates_against_the_reference_crds(sim, custom):
+    _seed_ipam(sim)
+    create(custom, V3, "ippools", v3_pool("new-pool", cidr="10.244.0.0/16"))
+    checked = 0
+    for path in sorted(SHARED_CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        schema = crd_schema(crd, "v1")
+        for item in custom.list_cluster_custom_object(*V1, crd["spec"]["names"]["plural"])["items"]:
+            stored, causes = validate(item, schema)
+            assert causes == [], (path.name, item["metadata"]["name"], causes)
+            assert stored["spec"] == item["spec"], "served objects are already pruned and defaulted"
+            checked += 1
+    assert checked >= 6

@@ -64,8 +64,7 @@ DEFAULT_BLOCK_SIZE = {4: 26, 6: 122}
 class Api(Protocol):
     """The part of `tui.sim.api.Api` this module uses (see docs/ARCHITECTURE.md)."""
 
-    registry: Any  # tui.sim.resources.Registry
-
+    def type(self, plural: str, group: str = "") -> ResourceType: ...
     def get(self, res: ResourceType, namespace: str | None, name: str) -> dict: ...
     def list(self, res: ResourceType, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> tuple[list[dict], str]: ...
@@ -98,15 +97,23 @@ def _convert_owner(ref: dict, api_version: str) -> dict:
     return {**ref, "apiVersion": api_version, "uid": convert_uid(ref.get("uid", ""))}
 
 
+# ObjectMeta fields libcalico-go keeps in the metadata annotation (besides labels, annotations and
+# owner references): deletion and finalizers of a v3 object are the v3 object's business.
+_ANNOTATED = ("generateName", "creationTimestamp", "generation", "deletionTimestamp",
+              "deletionGracePeriodSeconds", "finalizers")
+
+
 def _metadata_to_storage(meta: dict) -> dict:
-    kept = {"creationTimestamp": meta.get("creationTimestamp")}
-    for key in ("labels", "annotations", "finalizers"):
+    kept = {key: meta[key] for key in _ANNOTATED if meta.get(key)}
+    kept.setdefault("creationTimestamp", None)  # Go marshals a zero time as null
+    for key in ("labels", "annotations"):
         if meta.get(key):
             kept[key] = meta[key]
     if meta.get("ownerReferences"):
         kept["ownerReferences"] = [_convert_owner(r, V1_API_VERSION) for r in meta["ownerReferences"]]
     out: dict = {"name": meta.get("name", "")}
-    for key in ("generateName", "resourceVersion"):
+    # The custom resource has its own creation time and generation, kept in step with the v3 ones.
+    for key in ("resourceVersion", "creationTimestamp", "generation"):
         if meta.get(key):
             out[key] = meta[key]
     if meta.get("uid"):
@@ -503,7 +510,7 @@ def read_only_error(verb: str) -> ApiError:
 
 
 def _v1(api: Api, plural: str) -> ResourceType:
-    return api.registry.get(CALICO_V1_GROUP, "v1", plural)
+    return api.type(plural, CALICO_V1_GROUP)
 
 
 def _invalid(res: ResourceType, obj: dict, causes: list[dict]) -> ApiError:
