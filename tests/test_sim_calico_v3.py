@@ -513,3 +513,24 @@ def test_every_served_v1_object_validates_against_the_reference_crds(sim, custom
             assert stored["spec"] == item["spec"], "served objects are already pruned and defaulted"
             checked += 1
     assert checked >= 6
+
+
+def test_v3_finalizers_live_in_the_annotation_and_hold_the_v3_delete(custom):
+    body = {"apiVersion": "projectcalico.org/v3", "kind": "BGPPeer",
+            "metadata": {"name": "rr", "finalizers": ["example.com/hold"]},
+            "spec": {"peerSelector": "route-reflector == 'true'", "nodeSelector": "all()"}}
+    create(custom, V3, "bgppeers", body)
+    custom.delete_cluster_custom_object(*V3, "bgppeers", "rr")
+    held = get(custom, V3, "bgppeers", "rr")
+    assert held["metadata"]["finalizers"] == ["example.com/hold"] and held["metadata"]["deletionTimestamp"]
+    raw = get(custom, V1, "bgppeers", "rr")["metadata"]
+    assert "finalizers" not in raw and "deletionTimestamp" not in raw
+    custom.patch_cluster_custom_object(*V3, "bgppeers", "rr", {"metadata": {"finalizers": None}})
+    assert names(custom, V1, "bgppeers") == set()
+
+
+def test_an_unchanged_v3_replace_writes_nothing(custom):
+    first = custom.replace_cluster_custom_object(*V3, "ippools", "default-ipv4-ippool",
+                                                 get(custom, V3, "ippools", "default-ipv4-ippool"))
+    again = custom.replace_cluster_custom_object(*V3, "ippools", "default-ipv4-ippool", first)
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]

@@ -38,7 +38,6 @@ from typing import Any, Protocol
 from tui.model.cidr import CidrError, cidr_name, contains, overlaps, parse_cidr, parse_interface
 from tui.model.selector import SelectorError, parse_selector
 from tui.sim import errors
-from tui.sim.controllers.ipam_blocks import in_use
 from tui.sim.crds import load_crds
 from tui.sim.errors import ApiError
 from tui.sim.kinds import CustomResourceStrategy
@@ -104,7 +103,9 @@ _ANNOTATED = ("generateName", "creationTimestamp", "generation", "deletionTimest
 
 
 def _metadata_to_storage(meta: dict) -> dict:
-    kept = {key: meta[key] for key in _ANNOTATED if meta.get(key)}
+    # Go's omitempty: zero values vanish, except the grace period, which is a pointer.
+    kept = {key: meta[key] for key in _ANNOTATED
+            if meta.get(key) or (key == "deletionGracePeriodSeconds" and meta.get(key) is not None)}
     kept.setdefault("creationTimestamp", None)  # Go marshals a zero time as null
     for key in ("labels", "annotations"):
         if meta.get(key):
@@ -603,7 +604,7 @@ def _release_block(api: Api, block_res: ResourceType, block_net, owner: str) -> 
     if spec.get("affinity") != owner:
         return
     name = block["metadata"]["name"]
-    if in_use(spec) == 0:
+    if len(spec.get("unallocated") or []) == len(spec.get("allocations") or []):  # libcalico-go's empty()
         spec["deleted"] = True
         api.update(block_res, None, name, block)
         api.delete(block_res, None, name)
