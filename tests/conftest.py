@@ -62,3 +62,24 @@ def viewer_client(sim):
     client = api_client(sim, VIEWER_CONTEXT)
     yield client
     client.close()
+
+
+def http(sim: Simulator, method: str, path: str, body=None, identity: str | None = "admin",
+         content_type: str = "application/json", headers: dict | None = None, timeout: float = 30):
+    """A raw request to the simulator: (status, headers, body bytes). `body` may be bytes or JSON data."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tui.sim.tls import client_context
+
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    all_headers = {"Content-Type": content_type, **(headers or {})}
+    if identity is not None:
+        all_headers["Authorization"] = f"Bearer {sim.tokens[identity]}"
+    request = urllib.request.Request(sim.url + path, data=data, method=method, headers=all_headers)
+    try:
+        with urllib.request.urlopen(request, context=client_context(), timeout=timeout) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
