@@ -451,6 +451,12 @@ class ApiServer:
         content_type = request.content_type.lower()
         if not raw.strip():
             raise errors.bad_request("the body of the request is empty")
+        if content_type == PROTOBUF and not patch:
+            # kubectl's typed commands (create configmap/namespace/deployment, auth can-i) send these.
+            try:
+                return decode_unknown(raw)
+            except ProtobufError as exc:
+                raise errors.unsupported_media_type(content_type, (JSON, "application/yaml")) from exc
         if content_type == PROTOBUF:
             raise errors.unsupported_media_type(content_type, (JSON, "application/yaml"))
         try:
@@ -564,13 +570,7 @@ class ApiServer:
     async def _review(self, request: web.Request, res: ResourceType, identity: Identity) -> web.Response:
         if request.method != "POST":
             raise errors.method_not_allowed(res)
-        if request.content_type.lower() == PROTOBUF:
-            try:
-                body = decode_unknown(await request.read())
-            except ProtobufError as exc:
-                raise errors.unsupported_media_type(PROTOBUF, (JSON,)) from exc
-        else:
-            body = await self._body(request)
+        body = await self._body(request)
         if not isinstance(body, dict):
             raise errors.bad_request(f"json: cannot unmarshal into Go value of type {res.kind}")
         if body.get("kind") not in (None, "", res.kind):
