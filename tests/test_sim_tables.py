@@ -211,3 +211,45 @@ def test_naive_now_is_utc():
 )
 def test_wants_table(accept, expected):
     assert wants_table(accept) is expected
+
+
+def test_namespace_and_configmap_columns():
+    ns = {"metadata": {"name": "kube-system", "creationTimestamp": stamp(timedelta(hours=3))},
+          "status": {"phase": "Active"}}
+    table = to_table("Namespace", "", [ns], NOW)
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Status", "Age"]
+    assert table["rows"][0]["cells"] == ["kube-system", "Active", "3h"]
+    cm = {"metadata": {"name": "kube-proxy"}, "data": {"config.conf": "x", "kubeconfig.conf": "y"},
+          "binaryData": {"b": "AA=="}}
+    table = to_table("ConfigMap", "", [cm], NOW)
+    assert table["columnDefinitions"][1] == {"name": "Data", "type": "integer", "format": "",
+                                             "description": "Number of data and binaryData keys.",
+                                             "priority": 0}
+    assert table["rows"][0]["cells"] == ["kube-proxy", 3, "<unknown>"]
+
+
+def test_daemonset_and_deployment_columns():
+    template = {"spec": {"nodeSelector": {"kubernetes.io/os": "linux"},
+                         "containers": [{"name": "calico-node", "image": "calico/node:v3.32.1"},
+                                        {"name": "sidecar", "image": "busybox"}]}}
+    ds = {"metadata": {"name": "calico-node", "creationTimestamp": stamp(timedelta(days=2))},
+          "spec": {"selector": {"matchLabels": {"k8s-app": "calico-node"},
+                                "matchExpressions": [{"key": "tier", "operator": "In",
+                                                      "values": ["b", "a"]},
+                                                     {"key": "gone", "operator": "DoesNotExist"}]},
+                   "template": template},
+          "status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 2,
+                     "updatedNumberScheduled": 3, "numberAvailable": 2}}
+    table = to_table("DaemonSet", "apps", [ds], NOW)
+    assert [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0] == [
+        "Name", "Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector", "Age"]
+    assert table["rows"][0]["cells"] == [
+        "calico-node", 3, 3, 2, 3, 2, "kubernetes.io/os=linux", "2d", "calico-node,sidecar",
+        "calico/node:v3.32.1,busybox", "k8s-app=calico-node,tier in (a,b),!gone"]
+
+    deploy = {"metadata": {"name": "web"}, "spec": {"replicas": 3, "template": {"spec": {}}},
+              "status": {"readyReplicas": 1, "updatedReplicas": 3}}
+    table = to_table("Deployment", "apps", [deploy], NOW)
+    assert [c["name"] for c in table["columnDefinitions"]] == [
+        "Name", "Ready", "Up-to-date", "Available", "Age", "Containers", "Images", "Selector"]
+    assert table["rows"][0]["cells"] == ["web", "1/3", 3, 0, "<unknown>", "", "", "<none>"]

@@ -1,8 +1,9 @@
 """Server-side ``meta.k8s.io/v1`` Tables, so ``kubectl get`` prints the columns a real cluster shows.
 
 kubectl asks for a Table on every ``get`` (and ``get -w``) and prints whatever cells come back; the
-cells below follow the apiserver's printers for nodes and pods. The server always sends the wide
-(priority 1) columns too: ``-o wide`` is kubectl choosing to show them.
+cells below follow the apiserver's printers for nodes, pods, namespaces, config maps, daemon sets and
+deployments (every other kind gets Name and Age). The server always sends the wide (priority 1)
+columns too: ``-o wide`` is kubectl choosing to show them.
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ from tui.model.raw import parse_time
 __all__ = ["human_duration", "to_table", "wants_table"]
 
 
-def _column(name: str, description: str, priority: int = 0, fmt: str = "") -> dict:
-    return {"name": name, "type": "string", "format": fmt, "description": description,
+def _column(name: str, description: str, priority: int = 0, fmt: str = "",
+            kind: str = "string") -> dict:
+    return {"name": name, "type": kind, "format": fmt, "description": description,
             "priority": priority}
+
+
+def _count(name: str, description: str) -> dict:
+    return _column(name, description, kind="integer")
 
 
 _NAME = _column("Name", "Name of the object, unique within its namespace.", fmt="name")
 _AGE = _column("Age", "Time since the object was created.")
+_TEMPLATE_COLUMNS = [
+    _column("Containers", "Names of each container in the template.", priority=1),
+    _column("Images", "Images referenced by each container in the template.", priority=1),
+    _column("Selector", "The label selector of the pods.", priority=1),
+]
 
 _COLUMNS: dict[tuple[str, str], list[dict]] = {
     ("", "Node"): [
@@ -47,6 +58,27 @@ _COLUMNS: dict[tuple[str, str], list[dict]] = {
         _column("Node", "The node the pod is bound to.", priority=1),
         _column("Nominated Node", "The node the scheduler nominated for preemption.", priority=1),
         _column("Readiness Gates", "True readiness gates out of all declared.", priority=1),
+    ],
+    ("", "Namespace"): [_NAME, _column("Status", "The status of the namespace"), _AGE],
+    ("", "ConfigMap"): [_NAME, _count("Data", "Number of data and binaryData keys."), _AGE],
+    ("apps", "DaemonSet"): [
+        _NAME,
+        _count("Desired", "Nodes that should run the daemon pod."),
+        _count("Current", "Nodes running at least one daemon pod."),
+        _count("Ready", "Nodes whose daemon pod is ready."),
+        _count("Up-to-date", "Nodes running the updated daemon pod."),
+        _count("Available", "Nodes whose daemon pod is available."),
+        _column("Node Selector", "The pod template's node selector."),
+        _AGE,
+        *_TEMPLATE_COLUMNS,
+    ],
+    ("apps", "Deployment"): [
+        _NAME,
+        _column("Ready", "Ready pods out of the desired replicas."),
+        _count("Up-to-date", "Pods running the current template."),
+        _count("Available", "Pods available to serve."),
+        _AGE,
+        *_TEMPLATE_COLUMNS,
     ],
 }
 
@@ -232,7 +264,58 @@ def _default_cells(obj: Mapping, now: datetime) -> list:
     return [meta.get("name", ""), _since(meta.get("creationTimestamp"), now)]
 
 
-_CELLS = {("", "Node"): _node_cells, ("", "Pod"): _pod_cells}
+def _namespace_cells(namespace: Mapping, now: datetime) -> list:
+    name, age = _default_cells(namespace, now)
+    return [name, (namespace.get("status") or {}).get("phase", ""), age]
+
+
+def _configmap_cells(configmap: Mapping, now: datetime) -> list:
+    name, age = _default_cells(configmap, now)
+    return [name, len(configmap.get("data") or {}) + len(configmap.get("binaryData") or {}), age]
+
+
+def _format_selector(selector: Mapping | None) -> str:
+    """A LabelSelector in selector syntax (``app=web,tier in (a,b)``), ``<none>`` when empty."""
+    selector = selector or {}
+    terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
+        terms.append({"In": f"{key} in ({','.join(sorted(values))})",
+                      "NotIn": f"{key} notin ({','.join(sorted(values))})",
+                      "Exists": key, "DoesNotExist": f"!{key}"}.get(op, key))
+    return ",".join(terms) or "<none>"
+
+
+def _template_cells(workload: Mapping) -> list:
+    spec = workload.get("spec") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers), _format_selector(spec.get("selector"))]
+
+
+def _daemonset_cells(daemonset: Mapping, now: datetime) -> list:
+    name, age = _default_cells(daemonset, now)
+    status = daemonset.get("status") or {}
+    template = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+    node_selector = ",".join(f"{k}={v}" for k, v in sorted((template.get("nodeSelector") or {}).items()))
+    counts = [status.get(k, 0) for k in ("desiredNumberScheduled", "currentNumberScheduled",
+                                         "numberReady", "updatedNumberScheduled", "numberAvailable")]
+    return [name, *counts, node_selector or "<none>", age, *_template_cells(daemonset)]
+
+
+def _deployment_cells(deployment: Mapping, now: datetime) -> list:
+    name, age = _default_cells(deployment, now)
+    status = deployment.get("status") or {}
+    desired = (deployment.get("spec") or {}).get("replicas", 1)
+    return [name, f"{status.get('readyReplicas', 0)}/{desired}", status.get("updatedReplicas", 0),
+            status.get("availableReplicas", 0), age, *_template_cells(deployment)]
+
+
+_CELLS = {
+    ("", "Node"): _node_cells, ("", "Pod"): _pod_cells, ("", "Namespace"): _namespace_cells,
+    ("", "ConfigMap"): _configmap_cells, ("apps", "DaemonSet"): _daemonset_cells,
+    ("apps", "Deployment"): _deployment_cells,
+}
 
 
 def _row_object(obj: Mapping, include_object: str) -> dict | None:
