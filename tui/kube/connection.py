@@ -182,7 +182,9 @@ def kubeconfig_paths(kubeconfig: str | None, environ: Mapping[str, str] = os.env
 def _new_configuration() -> client.Configuration:
     config = client.Configuration()
     config.connection_pool_maxsize = POOL_SIZE
-    config.retries = 2
+    # No silent retries inside urllib3: a cut connection (stop, relist) must fail at once, and each
+    # caller decides what is worth retrying (the cache backs off, one-shot reads retry transients).
+    config.retries = False
     return config
 
 

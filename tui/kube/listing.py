@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from tui.kube.connection import DEFAULT_TIMEOUT, Connection
@@ -61,16 +62,24 @@ def list_all(conn: Connection, spec: WatchSpec, *, page_size: int = PAGE_SIZE,
     raise ApiException(status=410, reason=f"Expired: {spec.path} kept expiring while listing")
 
 
+def transient(exc: BaseException) -> bool:
+    """Worth retrying soon: 429, 5xx, or a connection the server dropped (not refused, DNS or TLS,
+    which do not heal in a second)."""
+    if isinstance(exc, ApiException):
+        return exc.status in TRANSIENT
+    return isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError))
+
+
 def list_with_retries(conn: Connection, spec: WatchSpec, attempts: int = 3,
                       delay: float = 0.5) -> tuple[list[dict], str]:
-    """`list_all`, retrying a few transient failures (429, 5xx) for one-shot commands."""
+    """`list_all`, retrying a few transient failures for one-shot commands."""
     attempt = 0
     while True:
         try:
             return list_all(conn, spec)
-        except ApiException as exc:
+        except Exception as exc:
             attempt += 1
-            if exc.status not in TRANSIENT or attempt >= attempts:
+            if not transient(exc) or attempt >= attempts:
                 raise
             time.sleep(delay * 2 ** (attempt - 1))
 
