@@ -43,14 +43,14 @@ def scaled(value: int | str, total: int, round_up: bool) -> int:
     return math.ceil(share) if round_up else math.floor(share)
 
 
-def budget(pdb: dict, pods: list[dict]) -> dict:
-    """The status the disruption controller would publish for `pdb` given the pods it selects.
+def controller_of(pod: dict) -> dict | None:
+    return next((r for r in (pod.get("metadata") or {}).get("ownerReferences") or [] if r.get("controller")), None)
 
-    Expected pods are the selected pods not being deleted (the real controller asks their
-    controllers' scale; the simulator's workloads keep those equal).
-    """
+
+def budget(pdb: dict, pods: list[dict], expected: int) -> dict:
+    """The status the disruption controller would publish for `pdb` given the pods it selects and
+    the number of pods their controllers want (`expected`)."""
     spec = pdb.get("spec") or {}
-    expected = sum(1 for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp"))
     healthy = sum(1 for p in pods if pod_healthy(p))
     if "maxUnavailable" in spec:
         desired = max(0, expected - scaled(spec["maxUnavailable"], expected, round_up=True))

@@ -100,6 +100,7 @@ def _apps(plural, singular, kind, **kw) -> ResourceType:
 
 EVICTION = Subresource("eviction", CREATE_ONLY, kind="Eviction", group="policy", version="v1")
 POD_LOG = Subresource("log", ("get",))
+POD_BINDING = Subresource("binding", CREATE_ONLY, kind="Binding")
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _core("namespaces", "namespace", "Namespace", False, short_names=("ns",),
@@ -107,7 +108,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
           subresources=(STATUS, Subresource("finalize", ("update",)))),
     _core("nodes", "node", "Node", False, short_names=("no",), subresources=(STATUS,)),
     _core("pods", "pod", "Pod", True, short_names=("po",), categories=("all",),
-          subresources=(STATUS, EVICTION, POD_LOG)),
+          subresources=(STATUS, EVICTION, POD_LOG, POD_BINDING)),
     _core("configmaps", "configmap", "ConfigMap", True, short_names=("cm",)),
     _core("secrets", "secret", "Secret", True),
     _core("serviceaccounts", "serviceaccount", "ServiceAccount", True, short_names=("sa",)),
