@@ -171,4 +171,4 @@ class DashboardScreen(Screen[None]):
             if nodes:
                 self.app.request_node_status(nodes)
 
-        self.app.push_screen(NodeStatusDialog(sorted(view.cluster.nodes)), chosen)
+        self.app.push_screen(NodeStatusDialog([node.name for node in view.cluster.nodes]), chosen)

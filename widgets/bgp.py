@@ -71,7 +71,9 @@ def role(node) -> str:
     return "client"
 
 
-def observed_cell(sessions) -> Text:
+def observed_cell(node, sessions) -> Text:
+    if node.bgp_ipv4 is None:
+        return Text("—")
     if not sessions:
         return Text("⚠ no BGP peers", style="bold yellow")
     if not sessions[0].status_known:
@@ -88,7 +90,7 @@ def session_rows(view) -> dict[str, tuple]:
     for node in view.cluster.nodes:
         sessions = view.sessions.get(node.name, ())
         expected = sum(1 for s in sessions if s.expected is not None)
-        rows[node.name] = (node.name, role(node), str(expected), observed_cell(sessions))
+        rows[node.name] = (node.name, role(node), str(expected), observed_cell(node, sessions))
     return rows
 
 

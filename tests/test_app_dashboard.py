@@ -1,0 +1,230 @@
+"""Pilot tests of the dashboard against the `seed` simulated cluster, through HTTP and the real client.
+
+Figures on screen are checked against the model's derived views computed from a fresh list (not from
+the app's own cache), behaviour through the app's posted messages and screens, keys only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from kubernetes import client, config
+
+from conftest import http, stop_simulator
+from screens.node_detail import NodeDetailScreen
+from screens.yaml_view import YamlScreen
+from tui.app import CalicoApp
+from tui.messages import ClusterUpdated, Connected
+from tui.session import LiveView, Session, status_name
+from tui.sim.simulator import Simulator
+from widgets.bgp import BgpPane
+from widgets.nodes import NodesPane
+from widgets.pools import PoolsPane
+
+WIDE = (140, 40)
+
+
+def control(sim, path: str, body: dict | None = None) -> dict:
+    """POST to the simulator's control surface (`/_sim/...`)."""
+    status, _, reply = http(sim, "POST", f"/_sim/{path}", body or {}, identity=None)
+    assert status == 200, reply
+    return json.loads(reply or b"{}")
+
+
+def fresh_view(sim) -> LiveView:
+    """The model's views from one fresh list of everything, independent of the app's cache."""
+    session = Session(str(sim.kubeconfig_path), None)
+    opened = session.open()
+    try:
+        assert session.cache.wait_synced(20)
+        raw = session.cache.snapshot()
+    finally:
+        session.close()
+    assert opened.context
+    return LiveView.build(raw, {}, time.time())
+
+
+def rows(table) -> dict[str, list[str]]:
+    return {key.value: [str(cell) for cell in table.get_row(key)] for key in table.rows}
+
+
+async def until(pilot, predicate, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def all_live(app) -> bool:
+    view = app.view
+    return view is not None and view.health and all(h.state == "live" for h in view.health.values())
+
+
+@pytest.fixture
+def messages():
+    return []
+
+
+@pytest.fixture
+def seed_sim(tmp_path):
+    """The `seed` scenario, served over HTTPS like every cluster the app talks to."""
+    simulator = Simulator.from_scenario("seed")
+    simulator.start_in_thread()
+    simulator.kubeconfig_path = simulator.write_kubeconfig(tmp_path / "kubeconfig")
+    yield simulator
+    stop_simulator(simulator)
+
+
+def make_app(sim, messages, **session_options) -> CalicoApp:
+    return CalicoApp(Session(str(sim.kubeconfig_path), None, **session_options), watch_terminal=False)
+
+
+async def test_panes_show_the_figures_of_the_model(seed_sim, messages):
+    app = make_app(seed_sim, messages)
+    async with app.run_test(size=WIDE, message_hook=messages.append) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        expected = fresh_view(seed_sim)
+        await until(pilot, lambda: len(app.dashboard.query_one(NodesPane).table.rows) == len(expected.nodes), "node rows")
+
+        assert any(isinstance(m, Connected) for m in messages)
+        assert any(isinstance(m, ClusterUpdated) for m in messages)
+        pools = rows(app.dashboard.query_one(PoolsPane).table)
+        for usage in expected.pools:
+            row = pools[usage.name]
+            assert row[1] == str(usage.pool.cidr)
+            assert row[7] == str(len(usage.blocks))
+            assert f" {usage.in_use}/{usage.total} " in row[8]
+        assert pools["default-ipv4-ippool"][1] == "192.168.0.0/16"
+
+        nodes = rows(app.dashboard.query_one(NodesPane).table)
+        assert set(nodes) == {u.name for u in expected.nodes}
+        for usage in expected.nodes:
+            held = sum(usage.allocations_by_pool.values())
+            shown = sum(int(part.rsplit("/", 1)[1]) for part in nodes[usage.name][8].split(" · ") if "/" in part)
+            assert shown == held, usage.name
+        reflectors = {n.name for n in expected.cluster.nodes if n.rr_cluster_id}
+        assert reflectors and {k for k, r in nodes.items() if r[3].startswith("◆ RR 224.0.0.1")} == reflectors
+
+        summary = str(app.dashboard.query_one("#bgp-summary").content)
+        assert "AS 63400" in summary and "mesh ✖ off" in summary
+        sessions = rows(app.dashboard.query_one("#sessions-table"))
+        for name, node_sessions in expected.sessions.items():
+            assert sessions[name][2] == str(sum(1 for s in node_sessions if s.expected is not None))
+
+
+async def test_filter_and_node_detail_by_keys_only(seed_sim, messages):
+    app = make_app(seed_sim, messages)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        nodes = app.dashboard.query_one(NodesPane)
+        total = len(nodes.table.rows)
+        await pilot.press("slash", *"route-reflector=true")
+        await until(pilot, lambda: 0 < len(nodes.table.rows) < total, "the filtered list")
+        assert all(row[3].startswith("◆ RR") for row in rows(nodes.table).values())
+        assert str(nodes.border_title).startswith(f"Nodes {len(nodes.table.rows)}/{total}")
+
+        await pilot.press(",", "!")  # "route-reflector=true,!": not a selector
+        error = str(app.dashboard.query_one("#filter-error").content)
+        assert error.startswith("✖") and len(nodes.table.rows) < total
+
+        await pilot.press("backspace", "backspace", "enter")
+        chosen = nodes.selected_node()
+        await pilot.press("enter")
+        detail = await until(pilot, lambda: isinstance(app.screen, NodeDetailScreen) and app.screen,
+                             "the node detail screen")
+        assert detail.node == chosen
+        await until(pilot, lambda: len(detail.query_one("#blocks-table").rows) > 0, "the node's blocks")
+        assert chosen in str(detail.query_one("#summary").content)
+
+        await pilot.press("y")
+        yaml_screen = await until(pilot, lambda: isinstance(app.screen, YamlScreen) and app.screen, "YAML")
+        assert yaml_screen.kind == "ipamblocks"
+        await pilot.press("c")
+        assert "kind: IPAMBlock" in app.clipboard
+        await pilot.press("escape", "escape")
+        assert not isinstance(app.screen, (YamlScreen, NodeDetailScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: len(nodes.table.rows) == total, "the filter cleared")
+
+
+async def test_tab_walks_the_panes_at_80x24(seed_sim, messages):
+    app = make_app(seed_sim, messages)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        screen = app.screen
+        assert screen.has_class("-narrow")
+        visible = lambda: [p.id for p in (app.dashboard.query_one(PoolsPane), app.dashboard.query_one(NodesPane),
+                                          app.dashboard.query_one(BgpPane)) if p.display]
+        assert visible() == ["nodes"]
+        await pilot.press("tab")
+        assert visible() == ["bgp"]
+        await pilot.press("shift+tab", "shift+tab")
+        assert visible() == ["pools"]
+        await pilot.resize_terminal(*WIDE)
+        await pilot.pause()
+        assert not screen.has_class("-narrow") and visible() == ["pools", "nodes", "bgp"]
+
+
+async def test_a_pool_disabled_through_the_api_shows_within_a_second(seed_sim, messages):
+    app = make_app(seed_sim, messages)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        table = app.dashboard.query_one(PoolsPane).table
+        assert rows(table)["new-pool"][5] == "✔ enabled"
+        api = client.CustomObjectsApi(config.new_client_from_config(str(seed_sim.kubeconfig_path)))
+        started = seed_sim.clock.now()
+        api.patch_cluster_custom_object("projectcalico.org", "v3", "ippools", "new-pool",
+                                        {"spec": {"disabled": True}})
+        await until(pilot, lambda: rows(table)["new-pool"][5] == "⊘ disabled", "the pool shown disabled", 10)
+        assert seed_sim.clock.now() - started < 1.0
+
+
+async def test_watch_outage_greys_the_panes_and_recovers(seed_sim, messages):
+    app = make_app(seed_sim, messages)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        pools = app.dashboard.query_one(PoolsPane)
+        before = rows(pools.table)
+        control(seed_sim, "faults/fail", {"count": 100000, "code": 503})
+        control(seed_sim, "faults/drop-watches")
+        await until(pilot, lambda: pools.has_class("-stale"), "the pools pane marked stale")
+        assert "stale: reconnecting" in str(pools.border_subtitle)
+        banner = str(pools.query_one(".stale-banner").content)
+        assert "last known state, not current" in banner
+        assert rows(pools.table) == before  # kept, greyed, and labelled — not dropped, not passed off as live
+        control(seed_sim, "faults/clear")
+        await until(pilot, lambda: not pools.has_class("-stale") and all_live(app), "recovery", 40)
+        assert str(pools.border_subtitle) == "● live"
+
+
+async def test_bgp_status_request_creates_and_exit_removes_node_statuses(seed_sim, messages):
+    app = make_app(seed_sim, messages)
+    api = client.CustomObjectsApi(config.new_client_from_config(str(seed_sim.kubeconfig_path)))
+
+    def ours() -> set[str]:
+        items = api.list_cluster_custom_object("crd.projectcalico.org", "v1", "caliconodestatuses")["items"]
+        return {i["metadata"]["name"] for i in items if i["metadata"]["name"].startswith("calico-tui-")}
+
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        first = app.view.cluster.nodes[0].name
+        await pilot.press("b")
+        await pilot.press("space", "c")
+        await until(pilot, lambda: ours() == {status_name(first)}, "the CalicoNodeStatus created")
+    assert ours() == set()
+
+
+async def test_read_only_flag_wins_over_an_admin_identity(seed_sim, messages):
+    app = make_app(seed_sim, messages, force_read_only=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        assert not app.session.opened.capabilities.read_only  # the identity could write
+        assert "READ-ONLY (--read-only)" in str(app.dashboard.query_one("#header").content)
+        assert app.screen.check_action("bgp_status", ()) is None
+        await pilot.press("b")
+        assert not app.screen_stack[-1].__class__.__name__ == "NodeStatusDialog"
