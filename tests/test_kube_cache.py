@@ -137,9 +137,15 @@ def test_dropped_watches_and_forced_410_relist_and_emit_deletions(live, conn, si
     for i in range(3):
         conn.request("DELETE", f"{POOLS_V3}/p{i}")
     control(sim, "history", {"compact": True})
+    sim.control("DELETE", "requests")
     control(sim, "faults/clear")
+    names = lambda: {p["metadata"]["name"] for p in cache.snapshot()["ippools"]}  # noqa: E731
+    assert eventually(lambda: names() == {"default-ipv4-ippool"})
+    # The deletions were found by relisting after the watch's 410, not by the watch.
+    pool_requests = [r["query"] for r in sim.control("GET", "requests")
+                     if r["path"] == "/apis/crd.projectcalico.org/v1/ippools" and r["code"] == 200]
+    assert "watch=true" in pool_requests[0] and "watch" not in pool_requests[1]
     assert eventually(lambda: converged(cache, conn, info))
-    assert {p["metadata"]["name"] for p in cache.snapshot()["ippools"]} == {"default-ipv4-ippool"}
     assert eventually(lambda: cache.health()["ippools"].synced and cache.health()["ippools"].error is None)
 
     control(sim, "faults/expire-watches", {"count": 40})
