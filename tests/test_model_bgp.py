@@ -257,6 +257,9 @@ def test_expected_peers_equal_naive_rules(raw: dict) -> None:
     for name in NAMES:
         mine = Counter((str(p.peer_ip), p.type) for p in topology.expected_peers(name))
         assert mine == naive[name], name
+        assert topology.peer_count(name) == sum(naive[name].values())
+        assert topology.mesh_peer_count(name) == sum(n for (_, kind), n in naive[name].items() if kind == MESH)
+        assert MESH not in {p.type for p in topology.expected_peers(name, mesh=False)}
 
 
 @settings(max_examples=60, deadline=None)

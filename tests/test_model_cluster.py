@@ -110,7 +110,7 @@ def damage(obj: Any, path: tuple, action: str, replacement: Any) -> Any:
     return obj
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_damaged_objects_never_crash(data) -> None:
     raw = full_raw()

@@ -200,7 +200,7 @@ def test_ipamblock_virtual_affinity_has_no_node() -> None:
     (lambda s: s.update(unallocated=[64]), "spec.unallocated"),
     (lambda s: s.update(unallocated=[1, 1]), "listed twice"),
     (lambda s: s.update(cidr="10.0.0.1/26"), "host bits"),
-    (lambda s: s.update(attributes=[{"handle_id": "h", "secondary": {"node": 3}}]), "secondary.node"),
+    (lambda s: s.update(attributes=[{"handle_id": "h", "secondary": {"node": 3}}]), "secondary: values must be strings"),
 ])
 def test_ipamblock_malformed(mutate, fragment: str) -> None:
     raw = ipamblock("10.0.0.0/26", "n1")

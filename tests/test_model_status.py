@@ -7,6 +7,7 @@ import json
 from model_builders import ipamblock, ippool, kube_system_raw, node, pod_owner, seed_raw
 from tui.model.cluster import build_cluster
 from tui.model.status import SCHEMA_VERSION, ipam_table, status_document, status_text
+from tui.model.usage import pool_usage
 
 INFO = {"server": "https://127.0.0.1:6443", "context": "demo", "kubernetesVersion": "v1.32.4",
         "calicoApi": "v1-crds", "writePath": "calicoctl only", "datastore": "kubernetes",
@@ -55,8 +56,14 @@ def test_sessions_and_findings_in_document() -> None:
     node04 = [s for s in document["bgp"]["sessions"] if s["node"] == "node04"]
     assert {(s["peerIP"], s["state"], s["established"]) for s in node04} == {
         ("10.10.0.11", "Established", True), ("10.10.0.12", "Active", False)}
-    unknown = [s for s in document["bgp"]["sessions"] if s["node"] == "node07"]
-    assert all(s["state"] is None and s["established"] is None and s["expected"] for s in unknown)
+    assert {s["node"] for s in document["bgp"]["sessions"]} == {"node01", "node04"}  # the ones with a status
+    node07 = next(n for n in document["nodes"] if n["name"] == "node07")
+    assert node07["bgpMeshPeers"] == 0
+    assert node07["bgpPeers"] == [
+        {"peerIP": "10.10.0.11", "port": None, "peerNode": "node01", "type": "NodePeer", "asNumber": 63400,
+         "source": "peer-with-route-reflectors", "routeReflectorClient": False},
+        {"peerIP": "10.10.0.12", "port": None, "peerNode": "node02", "type": "NodePeer", "asNumber": 63400,
+         "source": "peer-with-route-reflectors", "routeReflectorClient": False}]
     finding = next(f for f in document["findings"] if f["id"] == "bgp.session-down")
     assert set(finding) == {"id", "severity", "subject", "message", "evidence", "fix"}
     assert finding["subject"] == "node/node04" and finding["severity"] == "warning"
@@ -76,7 +83,7 @@ def test_ipam_table_is_laid_out_like_calicoctl() -> None:
         "ipamblocks": [ipamblock("172.16.0.0/28", "n1", {i: pod_owner("a", f"p{i}", "n1") for i in range(3)}),
                        ipamblock("192.168.9.0/30", None, {0: pod_owner("a", "x", "n1")})],
     }
-    assert ipam_table(build_cluster(raw)) == [
+    assert ipam_table(pool_usage(build_cluster(raw))) == [
         "+----------+----------------+------------+------------+-------------------+",
         "| GROUPING |      CIDR      | IPS TOTAL  | IPS IN USE |     IPS FREE      |",
         "+----------+----------------+------------+------------+-------------------+",
@@ -113,3 +120,13 @@ def test_text_report_of_an_unknown_cluster() -> None:
     assert "Cluster:    unknown (context unknown), Kubernetes unknown" in text
     assert "BGP: AS 64512, node-to-node mesh on (defaults: no BGPConfiguration default)" in text
     assert "Findings: none" in text
+
+
+def test_full_mesh_is_counted_not_listed() -> None:
+    """A mesh has N² sessions; the document counts them per node instead of listing them."""
+    raw = {"nodes": [node(f"n{i:03d}", f"10.1.{i // 200}.{i % 200 + 1}/16") for i in range(300)]}
+    document = status_document(build_cluster(raw), {})
+    assert document["bgp"]["sessions"] == []
+    assert {n["bgpMeshPeers"] for n in document["nodes"]} == {299}
+    assert all(n["bgpPeers"] == [] for n in document["nodes"])
+    assert not [f for f in document["findings"] if f["id"] == "bgp.no-peers"]

@@ -18,7 +18,7 @@ as observed-only. Explicit ports in `peerIP` are kept; `listenPort` overrides ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -161,7 +161,32 @@ class BgpTopology:
             grouped.setdefault(local, []).append(value)
         return grouped
 
-    def expected_peers(self, node_name: str) -> tuple[ExpectedPeer, ...]:
+    @cached_property
+    def _mesh_members(self) -> list[_Remote]:
+        """Nodes in the full mesh: BGP speakers without a cluster ID, when the mesh is on."""
+        if not self.cluster.bgp.node_to_node_mesh:
+            return []
+        return [self._as_remote(n) for n in self.speakers.values() if n.rr_cluster_id is None]
+
+    @cached_property
+    def _mesh_addresses(self) -> Counter:
+        return Counter(remote.ip for remote in self._mesh_members)
+
+    def _in_mesh(self, node: Node) -> bool:
+        return self.cluster.bgp.node_to_node_mesh and node.rr_cluster_id is None
+
+    def mesh_peer_count(self, node_name: str) -> int:
+        """How many full-mesh sessions the node has, without listing them (a mesh grows as N²)."""
+        node = self.speakers.get(node_name)
+        if node is None or not self._in_mesh(node):
+            return 0
+        return len(self._mesh_members) - self._mesh_addresses[node.bgp_ipv4.ip]
+
+    def peer_count(self, node_name: str) -> int:
+        return self.mesh_peer_count(node_name) + len(self.expected_peers(node_name, mesh=False))
+
+    def expected_peers(self, node_name: str, mesh: bool = True) -> tuple[ExpectedPeer, ...]:
+        """The node's IPv4 sessions as confd configures them; `mesh=False` leaves out full-mesh ones."""
         node = self.speakers.get(node_name)
         if node is None:
             return ()
@@ -177,30 +202,33 @@ class BgpTopology:
             out.append(ExpectedPeer(node_name, remote.ip, remote.port, type_, remote.node, remote.as_number,
                                     source, reflects))
 
-        if self.cluster.bgp.node_to_node_mesh and node.rr_cluster_id is None:
-            for other in self.speakers.values():
-                if other.rr_cluster_id is None:
-                    add(self._as_remote(other), MESH, "node-to-node mesh")
+        if mesh and self._in_mesh(node):
+            for remote in self._mesh_members:
+                add(remote, MESH, "node-to-node mesh")
         for remote, source in self._by_local.get(None, []):
             add(remote, GLOBAL_PEER, source)
         for remote, source in self._by_local.get(node_name, []):
             add(remote, NODE_PEER, source)
         return tuple(sorted(out, key=lambda p: (p.type, p.peer_ip, p.port or 0)))
 
+    def status_known(self, node_name: str) -> bool:
+        """Whether a CalicoNodeStatus reports this node's BGP sessions."""
+        status = self.cluster.node_status(node_name)
+        return status is not None and status.reports_bgp
+
     def sessions(self, node_name: str) -> tuple[Session, ...]:
         """Expected sessions merged with the node's CalicoNodeStatus, then reported-only ones."""
-        status = self.cluster.node_status(node_name)
-        known = status is not None and status.reports_bgp
-        observed = {(p.peer_ip, p.type): p for p in status.peers} if known else {}
+        known = self.status_known(node_name)
+        observed = {(p.peer_ip, p.type): p for p in self.cluster.node_status(node_name).peers} if known else {}
         out = []
         for expected in self.expected_peers(node_name):
             out.append(Session(node_name, expected, observed.pop((expected.peer_ip, expected.type), None), known))
         out.extend(Session(node_name, None, p, known) for p in observed.values())
         return tuple(out)
 
-    def all_sessions(self, node_names: Iterable[str] | None = None) -> tuple[Session, ...]:
-        names = [n.name for n in self.cluster.nodes] if node_names is None else node_names
-        return tuple(session for name in names for session in self.sessions(name))
+    def observed_sessions(self) -> tuple[Session, ...]:
+        """The sessions of every node a CalicoNodeStatus reports on, merged with expectations."""
+        return tuple(s for n in self.cluster.nodes if self.status_known(n.name) for s in self.sessions(n.name))
 
 
 def bgp_topology(cluster: Cluster) -> BgpTopology:

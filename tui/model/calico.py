@@ -7,11 +7,10 @@ Each `parse_*` returns the object or raises `Malformed` with the reason.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from tui.model.cidr import Address, Network, address_count, nth_address, parse_address, parse_cidr
+from tui.model.cidr import Address, Network, address_count, parse_address, parse_cidr
 from tui.model.raw import (
     Malformed,
     Meta,
@@ -21,12 +20,12 @@ from tui.model.raw import (
     objects,
     opt_bool,
     opt_int,
+    opt_map,
     opt_str,
     read_meta,
     req_str,
     selector_field,
     str_list,
-    str_map,
 )
 from tui.model.selector import Selector
 
@@ -142,18 +141,21 @@ def parse_ippool(obj: RawObject) -> IPPool:
 # --- IPAMBlock ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Allocation:
     """One allocated address of a block and who holds it (the block attribute it points to)."""
 
     block: Network
     ordinal: int
-    ip: Address
     handle: str | None
     node: str | None
     namespace: str | None
     pod: str | None
     kind: str  # "pod", a tunnel type from TUNNEL_TYPES, "vmi", or "other"
+
+    @property
+    def ip(self) -> Address:
+        return self.block.network_address + self.ordinal
 
     @property
     def owner(self) -> str:
@@ -213,13 +215,18 @@ def parse_ipamblock(obj: RawObject) -> IPAMBlock:
     if not isinstance(slots, list) or len(slots) != capacity:
         got = f"{len(slots)} entries" if isinstance(slots, list) else "no list"
         raise Malformed(f"spec.allocations: block {cidr} needs {capacity} entries, got {got}")
-    attributes = objects(obj, "spec.attributes")
-    owners = [(opt_str(attr, "handle_id"), str_map(attr, "secondary")) for attr in attributes]
+    owners = []
+    for index, attr in enumerate(objects(obj, "spec.attributes")):
+        owner = opt_map(attr, "secondary")
+        if not all(type(v) is str for v in owner.values()):
+            raise Malformed(f"spec.attributes[{index}].secondary: values must be strings")
+        owners.append((opt_str(attr, "handle_id"), owner.get("node"), owner.get("namespace"), owner.get("pod"),
+                       _allocation_kind(owner)))
     unallocated = lookup(obj, "spec.unallocated")
     if unallocated is None:
         unallocated = []
-    if not isinstance(unallocated, list) or any(
-            not isinstance(o, int) or isinstance(o, bool) or not 0 <= o < capacity for o in unallocated):
+    if type(unallocated) is not list or not all(type(o) is int for o in unallocated) or (
+            unallocated and not 0 <= min(unallocated) <= max(unallocated) < capacity):
         raise Malformed(f"spec.unallocated: expected ordinals 0..{capacity - 1}")
     if len(set(unallocated)) != len(unallocated):
         raise Malformed("spec.unallocated: an ordinal is listed twice")
@@ -227,14 +234,9 @@ def parse_ipamblock(obj: RawObject) -> IPAMBlock:
     for ordinal, index in enumerate(slots):
         if index is None:
             continue
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(owners):
+        if type(index) is not int or not 0 <= index < len(owners):
             raise Malformed(f"spec.allocations[{ordinal}]: {index!r} is not an index into spec.attributes")
-        handle, owner = owners[index]
-        allocations.append(Allocation(
-            block=cidr, ordinal=ordinal, ip=nth_address(cidr, ordinal), handle=handle,
-            node=owner.get("node"), namespace=owner.get("namespace"), pod=owner.get("pod"),
-            kind=_allocation_kind(owner),
-        ))
+        allocations.append(Allocation(cidr, ordinal, *owners[index]))
     return IPAMBlock(
         meta=meta,
         cidr=cidr,
@@ -478,6 +480,3 @@ def parse_clusterinformation(obj: RawObject) -> ClusterInformation:
         variant=opt_str(obj, "spec.variant"),
     )
 
-
-def is_ipv4(address: Address | Network) -> bool:
-    return isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv4Network))

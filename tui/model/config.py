@@ -199,11 +199,14 @@ def parse_controller_manager(obj: RawObject) -> ControllerManager:
 # --- kube-proxy -----------------------------------------------------------------------------------
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is present
+
+
 def _yaml_document(path: str, text: str | None) -> Mapping[str, Any]:
     if not text:
         return {}
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as error:
         raise Malformed(f"{path}: not YAML ({str(error).splitlines()[0]})") from None
     if document is None:

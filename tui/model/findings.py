@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tui.model.bgp import BgpTopology
 from tui.model.cidr import overlaps
 from tui.model.cluster import Cluster
-from tui.model.usage import ORPHANED, node_usage, pool_usage
+from tui.model.usage import ORPHANED, NodeUsage, PoolUsage, node_usage, pool_usage
 
 SEVERITIES = ("blocking", "warning", "info")
 
@@ -57,10 +57,8 @@ def bgp_findings(cluster: Cluster, topology: BgpTopology | None = None) -> list[
                     "check that calico-node runs on the node and can autodetect its IP",
                     f"node/{node.name}"))
     unknown = []
-    for name in speakers:
-        node = speakers[name]
-        sessions = topology.sessions(name)
-        if not any(s.expected for s in sessions) and len(speakers) > 1:
+    for name, node in speakers.items():
+        if len(speakers) > 1 and topology.peer_count(name) == 0:
             why = ("node-to-node mesh is off" if not cluster.bgp.node_to_node_mesh
                    else f"it has route-reflector cluster ID {node.rr_cluster_id}, which takes it out of the mesh")
             out.append(Finding(
@@ -70,10 +68,10 @@ def bgp_findings(cluster: Cluster, topology: BgpTopology | None = None) -> list[
                 "add a BGPPeer that selects the node (e.g. nodeSelector all() with peerSelector route-reflector == 'true'), "
                 "or turn the node-to-node mesh back on",
                 f"node/{name}"))
-        status = cluster.node_status(name)
-        if status is None or not status.reports_bgp:
+        if not topology.status_known(name):
             unknown.append(name)
             continue
+        sessions = topology.sessions(name)
         down = [s for s in sessions if s.expected and not s.established]
         if down:
             out.append(Finding(
@@ -117,7 +115,9 @@ def bgp_findings(cluster: Cluster, topology: BgpTopology | None = None) -> list[
     return out
 
 
-def ipam_findings(cluster: Cluster) -> list[Finding]:
+def ipam_findings(cluster: Cluster, pools: tuple[PoolUsage, ...] | None = None,
+                  nodes: tuple[NodeUsage, ...] | None = None) -> list[Finding]:
+    """`pools`/`nodes`: pool_usage/node_usage results when the caller has them already."""
     out: list[Finding] = []
     for index, a in enumerate(cluster.pools):
         for b in cluster.pools[index + 1:]:
@@ -133,7 +133,7 @@ def ipam_findings(cluster: Cluster) -> list[Finding]:
             tuple(f"{p.name} {p.cidr} {'disabled' if p.disabled else 'not allocatable'}" for p in cluster.pools)
             or ("no IPPool objects",),
             "create or enable an IPPool"))
-    for usage in pool_usage(cluster):
+    for usage in pool_usage(cluster) if pools is None else pools:
         if usage.name == ORPHANED:
             out.append(Finding(
                 "ipam.orphaned-blocks", "warning",
@@ -148,7 +148,7 @@ def ipam_findings(cluster: Cluster) -> list[Finding]:
             f"{len(released)} IPAM blocks have no node affinity but still hold addresses",
             tuple(f"{b.cidr}: {b.in_use} in use" for b in released),
             "normal after a pool is disabled or deleted; the blocks go away when their pods are recreated"))
-    for usage in node_usage(cluster):
+    for usage in node_usage(cluster) if nodes is None else nodes:
         if usage.node is None:
             out.append(Finding(
                 "ipam.stale-node", "warning",
@@ -201,7 +201,9 @@ def invalid_findings(cluster: Cluster) -> list[Finding]:
     ]
 
 
-def cluster_findings(cluster: Cluster, topology: BgpTopology | None = None) -> tuple[Finding, ...]:
-    """Every finding, blocking first."""
-    return _sorted(bgp_findings(cluster, topology) + ipam_findings(cluster) + config_findings(cluster)
+def cluster_findings(cluster: Cluster, topology: BgpTopology | None = None,
+                     pools: tuple[PoolUsage, ...] | None = None,
+                     nodes: tuple[NodeUsage, ...] | None = None) -> tuple[Finding, ...]:
+    """Every finding, blocking first. Pass the views already computed to avoid computing them again."""
+    return _sorted(bgp_findings(cluster, topology) + ipam_findings(cluster, pools, nodes) + config_findings(cluster)
                    + invalid_findings(cluster))

@@ -38,14 +38,13 @@ class Malformed(ValueError):
 def lookup(obj: RawObject, path: str) -> Any:
     """The value at a dotted path, or None when absent or null."""
     value: Any = obj
-    walked = []
-    for key in path.split("."):
+    for depth, key in enumerate(path.split(".")):
         if value is None:
             return None
-        if not isinstance(value, Mapping):
-            raise Malformed(f"{'.'.join(walked)}: expected an object, got {_type(value)}")
+        if type(value) is not dict and not isinstance(value, Mapping):
+            walked = ".".join(path.split(".")[:depth])
+            raise Malformed(f"{walked}: expected an object, got {_type(value)}")
         value = value.get(key)
-        walked.append(key)
     return value
 
 
@@ -56,8 +55,10 @@ def _type(value: object) -> str:
 
 def _typed(obj: RawObject, path: str, kinds: tuple[type, ...], label: str) -> Any:
     value = lookup(obj, path)
-    # bool is an int in Python but never in JSON schemas.
-    if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+    # Exact JSON types first (fast); bool is an int in Python but never in JSON schemas.
+    if value is None or type(value) in kinds:
+        return value
+    if isinstance(value, bool) or not isinstance(value, kinds):
         raise Malformed(f"{path}: expected {label}, got {_type(value)}")
     return value
 
@@ -91,16 +92,16 @@ def opt_list(obj: RawObject, path: str) -> list[Any]:
 
 
 def opt_map(obj: RawObject, path: str) -> Mapping[str, Any]:
-    value = _typed(obj, path, (Mapping,), "an object")
+    value = _typed(obj, path, (dict, Mapping), "an object")
     return {} if value is None else value
 
 
 def str_map(obj: RawObject, path: str) -> dict[str, str]:
     """A map of strings (labels, annotations, ConfigMap data)."""
     value = opt_map(obj, path)
-    for key, item in value.items():
-        if not isinstance(item, str):
-            raise Malformed(f"{path}.{key}: expected a string, got {_type(item)}")
+    if not all(type(item) is str for item in value.values()):
+        key, item = next((k, v) for k, v in value.items() if not isinstance(v, str))
+        raise Malformed(f"{path}.{key}: expected a string, got {_type(item)}")
     return dict(value)
 
 
@@ -116,7 +117,7 @@ def objects(obj: RawObject, path: str) -> list[Mapping[str, Any]]:
     """A list whose items must all be objects."""
     items = opt_list(obj, path)
     for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise Malformed(f"{path}[{index}]: expected an object, got {_type(item)}")
     return items
 

@@ -47,7 +47,7 @@ def _pool_json(usage: PoolUsage) -> dict[str, Any]:
     }
 
 
-def _node_json(cluster: Cluster, usage: NodeUsage) -> dict[str, Any]:
+def _node_json(cluster: Cluster, usage: NodeUsage, topology: BgpTopology) -> dict[str, Any]:
     node = usage.node
     return {
         "name": node.name,
@@ -66,6 +66,10 @@ def _node_json(cluster: Cluster, usage: NodeUsage) -> dict[str, Any]:
         "ipsInUseByPool": {pool or ORPHANED: count for pool, count in sorted(
             usage.allocations_by_pool.items(), key=lambda item: item[0] or "")},
         "borrowedIPs": len(usage.borrowed),
+        "bgpMeshPeers": topology.mesh_peer_count(node.name),
+        "bgpPeers": [{"peerIP": str(p.peer_ip), "port": p.port, "peerNode": p.peer_node, "type": p.type,
+                      "asNumber": p.as_number, "source": p.source, "routeReflectorClient": p.route_reflector_client}
+                     for p in topology.expected_peers(node.name, mesh=False)],
     }
 
 
@@ -101,6 +105,7 @@ def status_document(cluster: Cluster, info: Mapping[str, Any]) -> dict[str, Any]
     """The `--format json` document: schemaVersion, cluster, pools, orphanedBlocks, nodes, bgp, findings."""
     topology = BgpTopology(cluster)
     usages = pool_usage(cluster)
+    nodes = node_usage(cluster)
     return {
         "schemaVersion": SCHEMA_VERSION,
         "cluster": dict(info),
@@ -109,7 +114,7 @@ def status_document(cluster: Cluster, info: Mapping[str, Any]) -> dict[str, Any]
             {"cidr": str(b.cidr), "affinity": b.affinity, "inUse": b.in_use, "capacity": b.capacity}
             for u in usages if u.pool is None for b in u.blocks
         ],
-        "nodes": [_node_json(cluster, u) for u in node_usage(cluster) if u.node is not None],
+        "nodes": [_node_json(cluster, u, topology) for u in nodes if u.node is not None],
         "bgp": {
             "asNumber": cluster.bgp.as_number,
             "nodeToNodeMeshEnabled": cluster.bgp.node_to_node_mesh,
@@ -122,9 +127,9 @@ def status_document(cluster: Cluster, info: Mapping[str, Any]) -> dict[str, Any]
                  "asNumber": p.as_number}
                 for p in cluster.peers
             ],
-            "sessions": [_session_json(s) for s in topology.all_sessions()],
+            "sessions": [_session_json(s) for s in topology.observed_sessions()],
         },
-        "findings": [_finding_json(f) for f in cluster_findings(cluster, topology)],
+        "findings": [_finding_json(f) for f in cluster_findings(cluster, topology, usages, nodes)],
     }
 
 
@@ -162,10 +167,11 @@ def _share(n: int, total: int) -> str:
     return f"{_count(n)} ({100 * n / total:.0f}%)" if total else _count(n)
 
 
-def ipam_table(cluster: Cluster) -> list[str]:
-    """`calicoctl ipam show --show-blocks`: a row per pool followed by its blocks; orphans have no pool row."""
+def ipam_table(usages: Sequence[PoolUsage]) -> list[str]:
+    """`calicoctl ipam show --show-blocks` of `pool_usage(cluster)`: a row per pool followed by its
+    blocks; orphaned blocks have no pool row."""
     rows = []
-    for usage in pool_usage(cluster):
+    for usage in usages:
         if usage.pool is not None:
             rows.append(["IP Pool", str(usage.cidr), _count(usage.total),
                          _share(usage.in_use, usage.total), _share(usage.free, usage.total)])
@@ -191,9 +197,9 @@ def _info_lines(info: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _node_rows(cluster: Cluster) -> list[list[str]]:
+def _node_rows(cluster: Cluster, nodes: Sequence[NodeUsage]) -> list[list[str]]:
     rows = []
-    for usage in node_usage(cluster):
+    for usage in nodes:
         node = usage.node
         if node is None:
             continue
@@ -214,28 +220,29 @@ def _node_rows(cluster: Cluster) -> list[list[str]]:
 def _session_rows(cluster: Cluster, topology: BgpTopology) -> list[list[str]]:
     rows = []
     for node in cluster.nodes:
-        sessions = topology.sessions(node.name)
-        expected = [s for s in sessions if s.expected]
-        if not sessions:
+        expected = topology.peer_count(node.name)
+        if node.name not in topology.speakers:
             continue
-        known = sessions[0].status_known
-        established = sum(1 for s in expected if s.established)
-        rows.append([
-            node.name, str(len(expected)),
-            str(established) if known else "?", str(len(expected) - established) if known else "?",
-            ", ".join(sorted({s.type for s in expected})) or "-",
-        ])
+        if topology.status_known(node.name):
+            established = sum(1 for s in topology.sessions(node.name) if s.expected and s.established)
+            states = [str(established), str(expected - established)]
+        else:
+            states = ["?", "?"]
+        kinds = {p.type for p in topology.expected_peers(node.name, mesh=False)}
+        if topology.mesh_peer_count(node.name):
+            kinds.add("NodeMesh")
+        rows.append([node.name, str(expected), *states, ", ".join(sorted(kinds)) or "-"])
     return rows
 
 
 def status_text(cluster: Cluster, info: Mapping[str, Any]) -> str:
     """The human report: cluster facts, the calicoctl-style IPAM table, nodes, BGP, findings."""
-    topology = BgpTopology(cluster)
+    topology, usages, nodes = BgpTopology(cluster), pool_usage(cluster), node_usage(cluster)
     out = _info_lines(info)
-    out += ["", "IP pools and blocks (as calicoctl ipam show --show-blocks):", *ipam_table(cluster)]
+    out += ["", "IP pools and blocks (as calicoctl ipam show --show-blocks):", *ipam_table(usages)]
     out += ["", "Nodes:", *_columns(
         ["NAME", "STATUS", "ROLES", "RR CLUSTER", "BGP IPV4", "AS", "PODCIDRS", "BLOCKS", "IPS", "TUNNEL"],
-        _node_rows(cluster))]
+        _node_rows(cluster, nodes))]
     mesh = "on" if cluster.bgp.node_to_node_mesh else "off"
     source = "" if cluster.bgp.present else " (defaults: no BGPConfiguration default)"
     out += ["", f"BGP: AS {cluster.bgp.as_number}, node-to-node mesh {mesh}{source}"]
@@ -247,7 +254,7 @@ def status_text(cluster: Cluster, info: Mapping[str, Any]) -> str:
     session_rows = _session_rows(cluster, topology)
     if session_rows:
         out += ["", *_columns(["NODE", "EXPECTED", "ESTABLISHED", "NOT ESTABLISHED", "TYPES"], session_rows)]
-    findings = cluster_findings(cluster, topology)
+    findings = cluster_findings(cluster, topology, usages, nodes)
     out += ["", f"Findings: {len(findings) or 'none'}"]
     for finding in findings:
         subject = f" {finding.subject}" if finding.subject else ""

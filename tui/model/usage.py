@@ -9,7 +9,7 @@ group is 0.0.0.0/0, which silently drops orphaned IPv6 blocks; here every orphan
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from tui.model.calico import Allocation, IPAMBlock, IPPool
@@ -109,18 +109,20 @@ def node_usage(cluster: Cluster) -> tuple[NodeUsage, ...]:
     """Per node: its blocks and the addresses it holds, by pool. Includes node names that only IPAM
     still mentions (blocks, affinities or allocations of deleted nodes), after the real nodes."""
     pool_of = {block.name: (p.name if (p := block_pool(cluster.pools, block)) else None) for block in cluster.blocks}
-    blocks: dict[str, list[IPAMBlock]] = {}
-    held: dict[str, Counter[str | None]] = {}
-    borrowed: dict[str, list[Allocation]] = {}
+    blocks: dict[str, list[IPAMBlock]] = defaultdict(list)
+    held: dict[str, Counter[str | None]] = defaultdict(Counter)
+    borrowed: dict[str, list[Allocation]] = defaultdict(list)
     for block in cluster.blocks:
-        if block.affinity_node is not None:
-            blocks.setdefault(block.affinity_node, []).append(block)
+        owner = block.affinity_node
+        if owner is not None:
+            blocks[owner].append(block)
+        pool = pool_of[block.name]
         for allocation in block.allocations:
             if allocation.node is None:
                 continue
-            held.setdefault(allocation.node, Counter())[pool_of[block.name]] += 1
-            if allocation.node != block.affinity_node:
-                borrowed.setdefault(allocation.node, []).append(allocation)
+            held[allocation.node][pool] += 1
+            if allocation.node != owner:
+                borrowed[allocation.node].append(allocation)
     known = [node.name for node in cluster.nodes]
     ghosts = sorted((set(blocks) | set(held) | {a.node for a in cluster.affinities}) - set(known))
     out = []
