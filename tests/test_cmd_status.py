@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from tests.conftest import stop_simulator
+from tests.test_cmd_snapshot import serve
 from tui.cli import main
 from tui.kube.connection import connect
-from tui.sim.simulator import VIEWER_CONTEXT, Simulator
+from tui.sim.simulator import VIEWER_CONTEXT
 
 NEW_POOL = {"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": "new-pool"},
             "spec": {"cidr": "172.21.0.0/16", "ipipMode": "CrossSubnet", "natOutgoing": True}}
@@ -25,9 +26,7 @@ def status(capsys, *argv) -> tuple[int, str, str]:
 
 @pytest.fixture
 def seed(tmp_path):
-    simulator = Simulator.from_scenario("seed")
-    simulator.start_in_thread()
-    simulator.kubeconfig_path = simulator.write_kubeconfig(tmp_path / "kubeconfig")
+    simulator = serve(tmp_path, name="seed")
     yield simulator
     stop_simulator(simulator)
 
