@@ -7,13 +7,18 @@ one module, for read-mostly suites. Both fail the test if the server hit an unex
 
 from __future__ import annotations
 
+import http.client as httplib
+import json
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from kubernetes import config
 
 from tui.sim import builtin_cluster
 from tui.sim.simulator import ADMIN_CONTEXT, VIEWER_CONTEXT, Simulator
+from tui.sim.tls import client_context
 
 
 def start_simulator(directory: Path, objects: list[dict] | None = None, **options) -> Simulator:
@@ -64,22 +69,38 @@ def viewer_client(sim):
     client.close()
 
 
+_connections = threading.local()
+
+
+def _connection(sim: Simulator, fresh: bool = False) -> httplib.HTTPConnection:
+    """A kept-alive connection per simulator and thread (a TLS handshake per request is slow)."""
+    pool = _connections.__dict__.setdefault("pool", {})
+    if fresh or sim.url not in pool:
+        old = pool.pop(sim.url, None)
+        if old is not None:
+            old.close()
+        parsed = urlsplit(sim.url)
+        pool[sim.url] = httplib.HTTPSConnection(parsed.hostname, parsed.port, context=client_context(),
+                                                    timeout=30) if parsed.scheme == "https" else \
+            httplib.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    return pool[sim.url]
+
+
 def http(sim: Simulator, method: str, path: str, body=None, identity: str | None = "admin",
-         content_type: str = "application/json", headers: dict | None = None, timeout: float = 30):
+         content_type: str = "application/json", headers: dict | None = None):
     """A raw request to the simulator: (status, headers, body bytes). `body` may be bytes or JSON data."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    from tui.sim.tls import client_context
-
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
     all_headers = {"Content-Type": content_type, **(headers or {})}
     if identity is not None:
         all_headers["Authorization"] = f"Bearer {sim.tokens[identity]}"
-    request = urllib.request.Request(sim.url + path, data=data, method=method, headers=all_headers)
-    try:
-        with urllib.request.urlopen(request, context=client_context(), timeout=timeout) as reply:
+    for attempt in range(2):
+        connection = _connection(sim, fresh=attempt > 0)
+        try:
+            connection.request(method, path, body=data, headers=all_headers)
+            reply = connection.getresponse()
             return reply.status, dict(reply.headers), reply.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        except (httplib.RemoteDisconnected, httplib.CannotSendRequest, BrokenPipeError,
+                ConnectionResetError):
+            if attempt:
+                raise
+    raise AssertionError("unreachable")

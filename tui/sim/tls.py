@@ -78,6 +78,7 @@ def server_context() -> ssl.SSLContext:
     return context
 
 
+@lru_cache(maxsize=1)
 def client_context() -> ssl.SSLContext:
-    """A context that trusts the simulator's CA (for raw HTTP clients in tests and tools)."""
+    """A context that trusts the simulator's CA (for raw HTTP clients in tests and tools); shared."""
     return ssl.create_default_context(cadata=credentials().ca_pem.decode())
