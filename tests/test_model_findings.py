@@ -79,3 +79,13 @@ def test_findings_are_ordered_by_severity() -> None:
     ranks = [SEVERITIES.index(f.severity) for f in findings]
     assert ranks == sorted(ranks) and findings[0].id == "ipam.pool-overlap"
     assert ("object.invalid", "IPPool/broken") in ids(list(findings))
+
+
+def test_unreadable_node_is_not_reported_as_deleted() -> None:
+    raw = seed_raw()
+    raw["nodes"][3]["metadata"]["annotations"]["projectcalico.org/ASNumber"] = "not-a-number"
+    cluster = build_cluster(raw)
+    assert [i.name for i in cluster.invalid] == ["node04"]
+    found = ids(list(cluster_findings(cluster)))
+    assert ("ipam.stale-node", "node/node04") not in found
+    assert ("object.invalid", "Node/node04") in found

@@ -296,6 +296,10 @@ def test_node_calico_annotations_roles_and_status() -> None:
         "projectcalico.org/IPv4IPIPTunnelAddr", "projectcalico.org/IPv4VXLANTunnelAddr"}
 
 
+def test_node_bgp_address_without_prefix_is_a_host_address() -> None:
+    assert str(parse_node(node("n", "10.0.0.9")).bgp_ipv4) == "10.0.0.9/32"
+
+
 def test_node_without_calico_and_not_ready() -> None:
     parsed = parse_node(node("fresh", None, ready=False))
     assert parsed.bgp_ipv4 is None and parsed.as_number is None and parsed.rr_cluster_id is None
@@ -308,7 +312,7 @@ def test_node_without_calico_and_not_ready() -> None:
 
 
 @pytest.mark.parametrize("annotation, value", [
-    ("projectcalico.org/IPv4Address", "10.0.0.1"),
+    ("projectcalico.org/IPv4Address", "10.0.0.1/40"),
     ("projectcalico.org/ASNumber", "sixty"),
     ("projectcalico.org/IPv4IPIPTunnelAddr", "192.168.1.300"),
 ])

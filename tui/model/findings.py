@@ -148,8 +148,9 @@ def ipam_findings(cluster: Cluster, pools: tuple[PoolUsage, ...] | None = None,
             f"{len(released)} IPAM blocks have no node affinity but still hold addresses",
             tuple(f"{b.cidr}: {b.in_use} in use" for b in released),
             "normal after a pool is disabled or deleted; the blocks go away when their pods are recreated"))
+    unreadable = {item.name for item in cluster.invalid if item.kind == "Node"}
     for usage in node_usage(cluster) if nodes is None else nodes:
-        if usage.node is None:
+        if usage.node is None and usage.name not in unreadable:
             out.append(Finding(
                 "ipam.stale-node", "warning",
                 f"IPAM still references node {usage.name}, which does not exist",
@@ -158,7 +159,6 @@ def ipam_findings(cluster: Cluster, pools: tuple[PoolUsage, ...] | None = None,
                 "calico-kube-controllers cleans this up once the node's addresses are released "
                 "(ENABLED_CONTROLLERS must include node)",
                 f"node/{usage.name}"))
-            continue
         for tunnel in usage.tunnels:
             if not tunnel.in_enabled_pool:
                 where = f"disabled pool {tunnel.pool.name}" if tunnel.pool else "no pool"

@@ -72,6 +72,14 @@ def _roles(labels: dict[str, str]) -> tuple[str, ...]:
     return tuple(sorted(role for role in roles if role))
 
 
+def _interface(text: str) -> Interface:
+    """calico-node writes `10.0.0.5/24`; a hand-set bare address means a host route, as Calico reads it."""
+    if "/" in text:
+        return parse_interface(text)
+    address = parse_address(text)
+    return parse_interface(f"{address}/{address.max_prefixlen}")
+
+
 def _annotation(meta: Meta, key: str, parse):
     value = meta.annotations.get(key)
     return None if not value else checked(f"metadata.annotations.{key}", parse, value)
@@ -98,8 +106,8 @@ def parse_node(obj: RawObject) -> Node:
         pod_cidrs=tuple(checked("spec.podCIDRs", parse_cidr, text) for text in pod_cidr_texts),
         internal_ips=internal_ips,
         kubelet_version=opt_str(obj, "status.nodeInfo.kubeletVersion"),
-        bgp_ipv4=_annotation(meta, IPV4_ADDRESS, parse_interface),
-        bgp_ipv6=_annotation(meta, IPV6_ADDRESS, parse_interface),
+        bgp_ipv4=_annotation(meta, IPV4_ADDRESS, _interface),
+        bgp_ipv6=_annotation(meta, IPV6_ADDRESS, _interface),
         as_number=parse_as_number(as_text, f"metadata.annotations.{AS_NUMBER}") if as_text else None,
         rr_cluster_id=meta.annotations.get(RR_CLUSTER_ID) or None,
         tunnel_addresses={
