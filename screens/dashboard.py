@@ -39,7 +39,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #nodes { height: 1fr; min-height: 8; }
     DashboardScreen #bgp { height: 1fr; min-height: 12; }
     DashboardScreen.-narrow Pane { display: none; }
-    DashboardScreen.-narrow Pane.-active { display: block; height: 1fr; max-height: 100%; }
+    DashboardScreen.-narrow #panes > Pane.-active { display: block; height: 1fr; max-height: 100%; }
     """
 
     active: reactive[str] = reactive("nodes")

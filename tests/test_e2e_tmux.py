@@ -45,7 +45,13 @@ class Tmux:
         return self.tmux("capture-pane", "-p", "-t", self.session)
 
     def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.session, *keys)
+        """Type keys one by one, like a person (a burst can split escape sequences over SSH too)."""
+        for key in keys:
+            self.tmux("send-keys", "-t", self.session, key)
+            time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.session, "-l", text)
 
     def wait_for(self, predicate, what: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
@@ -82,17 +88,18 @@ def app_env() -> dict[str, str]:
 
 
 def test_demo_in_tmux_shows_data_filters_opens_a_node_and_quits_cleanly(tmux):
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: install the package (pip install -e .)"
     tmux.start([str(SCRIPT), "--demo"], app_env())
     # At 100×30 one pane shows at a time; the nodes pane comes first.
     screen = tmux.wait_for(lambda s: "◆ RR 224.0.0.1" in s, "nodes with a route reflector")
     assert "63400" in screen or "AS" in screen
     tmux.keys("Tab")  # nodes -> BGP
     screen = tmux.wait_for(lambda s: "AS 63400" in s, "the BGP pane")
-    tmux.keys("S-Tab", "S-Tab")  # back to pools
+    tmux.keys("BTab", "BTab")  # back to pools
     screen = tmux.wait_for(lambda s: "192.168.0.0/16" in s, "the pools pane")
 
     tmux.keys("/")
-    tmux.keys("-l", "route-reflector=true")
+    tmux.type("route-reflector=true")
     screen = tmux.wait_for(lambda s: "Nodes 2/" in s, "the filtered node list")
     tmux.keys("Enter")  # leave the filter field for the table
     tmux.keys("Enter")  # open the node under the cursor
