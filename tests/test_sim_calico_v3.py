@@ -11,7 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from test_sim_schema import SHARED_CRDS
 
 from tui.sim import calico_v3 as v3
-from tui.sim.controllers.ipam_blocks import allocate, new_affinity, new_block
+from tui.sim.controllers.ipam_blocks import allocate, new_affinity, new_block, new_handle
 from tui.sim.errors import ApiError
 from tui.sim.resources import CALICO_V3_TYPES
 from tui.sim.schema import crd_schema, validate
@@ -450,7 +450,8 @@ def _seed_ipam(sim) -> None:
     empty = new_block("192.168.1.0/26", "worker-1", now, 0)
     busy = new_block("192.168.2.0/26", "worker-2", now, 0)
     busy["spec"], _ = allocate(busy["spec"], "k8s-pod-network.abc", {"node": "worker-2", "pod": "p", "namespace": "d"})
-    sim.api.load([empty, busy, new_affinity("worker-1", "192.168.1.0/26"), new_affinity("worker-2", "192.168.2.0/26")])
+    sim.api.load([empty, busy, new_affinity("worker-1", "192.168.1.0/26"), new_affinity("worker-2", "192.168.2.0/26"),
+                  new_handle("k8s-pod-network.abc", {"192.168.2.0/26": 1})])
 
 
 def test_v3_delete_disables_then_releases_affinities_then_deletes(sim, custom):

@@ -16,9 +16,11 @@ SHARED_CRDS = Path(__file__).resolve().parents[2] / "shared" / "calico-crds"
 BUNDLED = Path(__file__).resolve().parents[1] / "tui" / "sim" / "crds"
 
 
+SCHEMAS = {c["spec"]["names"]["plural"]: crd_schema(c, "v1") for c in load_crds()}
+
+
 def schema_of(plural: str) -> dict:
-    crd = next(c for c in load_crds() if c["spec"]["names"]["plural"] == plural)
-    return crd_schema(crd, "v1")
+    return SCHEMAS[plural]
 
 
 def fields(causes: list[dict]) -> list[tuple[str, str]]:
