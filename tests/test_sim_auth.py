@@ -52,7 +52,7 @@ def test_viewer_reads_everything_and_writes_nothing_through_the_client(sim, view
     with pytest.raises(ApiException) as info:
         core.patch_node("worker-1", {"spec": {"unschedulable": True}})
     assert info.value.status == 403
-    writes = [r for r in sim.server.requests if r["user"] == "viewer" and r["method"] not in ("GET",)]
+    writes = [r for r in sim.server.requests if r["identity"] == "viewer" and r["method"] not in ("GET",)]
     assert writes and all(r["code"] == 403 for r in writes)
     logged = sim.control("GET", "requests")
     assert any(r["path"] == "/api/v1/nodes/worker-1" and r["code"] == 403 for r in logged)

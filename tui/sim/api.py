@@ -156,6 +156,7 @@ class Watch:
         self._labels, self._fields = labels, fields
         self._filtered = not (labels.empty and fields.empty)
         self.queue: asyncio.Queue = asyncio.Queue()
+        self.after = 0  # revisions up to this one are not news to the consumer
         self.closed = False
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -187,6 +188,8 @@ class Watch:
             self.stop()
 
     def _offer(self, event: Event) -> None:
+        if event.rv <= self.after:
+            return
         item = self.translate(event)
         if item is not None:
             self.put(item)
@@ -376,8 +379,9 @@ class Api:
             if send_initial_events:
                 watch.put(("BOOKMARK", self.bookmark(res, initial_events_end=True)))
         else:
+            watch.after = parse_rv(resource_version)
             try:
-                backlog = self.store.events_since(parse_rv(resource_version))
+                backlog = self.store.events_since(watch.after)
             except TooOld as exc:
                 raise errors.expired(str(exc)) from None
             for event in backlog:

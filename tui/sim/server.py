@@ -258,7 +258,7 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
         entry = {"time": time.time(), "method": request.method, "path": request.path,
-                 "query": request.query_string, "user": None, "code": None}
+                 "query": request.query_string, "identity": None, "code": None}
         request[LOG_ENTRY] = entry
         try:
             if request.path.startswith("/_sim/"):
@@ -293,7 +293,7 @@ class ApiServer:
             if identity is None:
                 raise errors.unauthorized()
             request[IDENTITY] = identity
-            entry["user"] = identity.name
+            entry["identity"] = identity.name
         return await handler(request)
 
     # --- routing -------------------------------------------------------------------------------
