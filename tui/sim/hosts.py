@@ -30,6 +30,7 @@ class Host:
     node_labels: dict[str, str] = field(default_factory=dict)  # kubelet --node-labels
     machine: dict = field(default_factory=dict)  # nodeInfo/capacity overrides
     calico_node_restarts: int = 0  # bumped by restart-calico-node
+    cni_config: dict | None = None  # /etc/cni/net.d/10-calico.conflist as calico-node's install-cni wrote it
     kubelet_starts: int = 1  # bumped by every kubelet (re)start
 
     @property
@@ -62,6 +63,8 @@ class Host:
             out["nodeLabels"] = dict(self.node_labels)
         if self.machine:
             out["machine"] = dict(self.machine)
+        if self.cni_config is not None:
+            out["cniConfig"] = copy.deepcopy(self.cni_config)
         return out
 
     @classmethod
@@ -69,7 +72,8 @@ class Host:
         return cls(name=name, address=data["address"], kubelet=data.get("kubelet", KUBELET_RUNNING),
                    control_plane=bool(data.get("controlPlane", False)),
                    static_pods=copy.deepcopy(data.get("staticPods") or {}),
-                   node_labels=dict(data.get("nodeLabels") or {}), machine=dict(data.get("machine") or {}))
+                   node_labels=dict(data.get("nodeLabels") or {}), machine=dict(data.get("machine") or {}),
+                   cni_config=copy.deepcopy(data.get("cniConfig")))
 
 
 class HostError(ValueError):
@@ -105,6 +109,10 @@ class Hosts:
     def on_change(self, callback: Callable[[str, str], None]) -> None:
         """`callback(node, action)` after every host action."""
         self._listeners.append(callback)
+
+    def notify(self, name: str, what: str) -> None:
+        """Tell the controllers that something on the host changed (e.g. `cni-installed`)."""
+        self._notify(name, what)
 
     def _notify(self, name: str, action: str) -> None:
         for listener in list(self._listeners):

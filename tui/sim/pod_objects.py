@@ -10,17 +10,12 @@ import copy
 import hashlib
 
 from tui.sim.clock import rfc3339
+from tui.sim.kinds import pod_spec_defaults, qos_class
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 CALICO_CONTAINER_ID = "cni.projectcalico.org/containerID"
 CALICO_POD_IP = "cni.projectcalico.org/podIP"
 CALICO_POD_IPS = "cni.projectcalico.org/podIPs"
-DEFAULT_TOLERATIONS = [
-    {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists",
-     "tolerationSeconds": 300},
-    {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists",
-     "tolerationSeconds": 300},
-]
 DAEMONSET_TOLERATIONS = [
     {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists"},
     {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists"},
@@ -32,54 +27,10 @@ DAEMONSET_TOLERATIONS = [
 DAEMONSET_HOSTNETWORK_TOLERATION = {
     "effect": "NoSchedule", "key": "node.kubernetes.io/network-unavailable", "operator": "Exists"}
 
-_CONTAINER_DEFAULTS = {
-    "resources": {},
-    "terminationMessagePath": "/dev/termination-log",
-    "terminationMessagePolicy": "File",
-}
-_SPEC_DEFAULTS = {
-    "dnsPolicy": "ClusterFirst",
-    "enableServiceLinks": True,
-    "preemptionPolicy": "PreemptLowerPriority",
-    "priority": 0,
-    "restartPolicy": "Always",
-    "schedulerName": "default-scheduler",
-    "securityContext": {},
-    "serviceAccount": "default",
-    "serviceAccountName": "default",
-    "terminationGracePeriodSeconds": 30,
-}
-
-
-def default_pod_spec(spec: dict) -> dict:
-    """The pod spec as the apiserver stores it after defaulting (a new dict)."""
-    spec = copy.deepcopy(spec)
-    for key, value in _SPEC_DEFAULTS.items():
-        spec.setdefault(key, copy.deepcopy(value))
-    if spec.get("serviceAccountName") != spec.get("serviceAccount"):
-        spec["serviceAccount"] = spec["serviceAccountName"]
-    for container in spec.get("containers", []) + spec.get("initContainers", []):
-        image = str(container.get("image", ""))
-        untagged = ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")
-        container.setdefault("imagePullPolicy", "Always" if untagged else "IfNotPresent")
-        for key, value in _CONTAINER_DEFAULTS.items():
-            container.setdefault(key, copy.deepcopy(value))
-    tolerations = spec.setdefault("tolerations", [])
-    present = {(t.get("key"), t.get("effect")) for t in tolerations}
-    for tol in DEFAULT_TOLERATIONS:
-        if (tol["key"], tol["effect"]) not in present and not _tolerates_all(tolerations):
-            tolerations.append(dict(tol))
-    return spec
-
-
-def _tolerates_all(tolerations: list[dict]) -> bool:
-    return any(t.get("operator") == "Exists" and not t.get("key") for t in tolerations)
-
-
 def pod_from_template(template: dict, name: str, namespace: str, owner: dict | None = None,
                       generate_name: str | None = None, extra_labels: dict | None = None,
                       node_name: str | None = None) -> dict:
-    """A new pod from a workload's pod template (metadata + spec), before the apiserver stores it."""
+    """A new pod from a workload's pod template (metadata + spec), as its controller submits it."""
     meta = template.get("metadata") or {}
     labels = dict(meta.get("labels") or {})
     labels.update(extra_labels or {})
@@ -92,25 +43,17 @@ def pod_from_template(template: dict, name: str, namespace: str, owner: dict | N
         metadata["ownerReferences"] = [{
             "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["name"],
             "uid": owner["uid"], "controller": True, "blockOwnerDeletion": True}]
-    spec = default_pod_spec(template.get("spec") or {})
+    spec = copy.deepcopy(template.get("spec") or {})
     if node_name:
         spec["nodeName"] = node_name
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec,
-            "status": {"phase": "Pending", "qosClass": qos_class(spec)}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
-def qos_class(spec: dict) -> str:
-    """Guaranteed / Burstable / BestEffort from the containers' requests and limits."""
-    containers = spec.get("containers", []) + spec.get("initContainers", [])
-    resources = [c.get("resources") or {} for c in containers]
-    if all(not r.get("requests") and not r.get("limits") for r in resources):
-        return "BestEffort"
-    for r in resources:
-        limits = r.get("limits") or {}
-        requests = r.get("requests") or limits
-        if set(limits) < {"cpu", "memory"} or any(requests.get(k) != limits.get(k) for k in ("cpu", "memory")):
-            return "Burstable"
-    return "Guaranteed"
+def defaulted_pod(pod: dict) -> dict:
+    """What the apiserver stores for a new pod (for objects loaded without going through the Api)."""
+    pod_spec_defaults(pod["spec"], admission=True)
+    pod["status"] = {"phase": "Pending", "qosClass": qos_class(pod["spec"])}
+    return pod
 
 
 def full_image(image: str) -> str:
@@ -213,6 +156,17 @@ def running_status(pod: dict, host_ip: str, pod_ip: str, container_ids: list[str
         "containerStatuses": statuses, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
         "podIP": pod_ip, "podIPs": [{"ip": pod_ip}], "startTime": rfc3339(started),
     }
+
+
+def with_readiness(status: dict, ready: bool, now) -> dict:
+    """A running pod's status with its Ready/ContainersReady conditions and containers set to `ready`."""
+    flag = "True" if ready else "False"
+    out = dict(status)
+    out["conditions"] = [dict(c, status=flag, lastTransitionTime=rfc3339(now))
+                         if c.get("type") in ("Ready", "ContainersReady") and c.get("status") != flag else c
+                         for c in status.get("conditions") or []]
+    out["containerStatuses"] = [dict(c, ready=ready) for c in status.get("containerStatuses") or []]
+    return out
 
 
 def crashloop_container(pod: dict, container: dict, container_id: str, restarts: int, exited_at,

@@ -23,6 +23,7 @@ from tui.sim.pod_objects import is_mirror
 from tui.sim.static_pods import KCM, CONFIG_HASH, cluster_configuration, kubeadm_manifests, manifest_from_mirror
 
 FORMAT_VERSION = "calico-tui/v1alpha1"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: snapshots can be large
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 # name -> module with `generate(params: dict, scenario: Scenario) -> None`
 GENERATORS = {"large-cluster": "tui.sim.scenarios.large"}
@@ -86,7 +87,7 @@ def builtin_scenarios() -> dict[str, str]:
     out = {}
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         if not path.name.startswith("_"):
-            doc = yaml.safe_load(path.read_text()) or {}
+            doc = yaml.load(path.read_text(), Loader=_LOADER) or {}
             out[path.stem] = doc.get("description", "")
     return out
 
@@ -110,7 +111,7 @@ def load_scenario(name: str | None = None, path: str | Path | None = None,
 
 def _read_into(scenario: Scenario, file: Path, params: dict, top: bool) -> None:
     try:
-        doc = yaml.safe_load(file.read_text())
+        doc = yaml.load(file.read_text(), Loader=_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{file}: {exc}") from None
     if not isinstance(doc, dict) or doc.get("kind") != "Scenario":

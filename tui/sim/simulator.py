@@ -154,7 +154,11 @@ class Simulator:
         defined = {meta(o).get("name") for o in scenario.objects if o.get("kind") == "CustomResourceDefinition"}
         crds = [crd for crd in load_crds() if meta(crd).get("name") not in defined]
         options.setdefault("seed", scenario.seed)
-        return cls([*crds, *scenario.ordered_objects()], **options)
+        sim = cls([*crds, *scenario.ordered_objects()], **options)
+        from tui.sim.components import install
+
+        install(sim, scenario)  # host state and controllers; boots the cluster into its steady state
+        return sim
 
     @classmethod
     def from_args(cls, args) -> Simulator:

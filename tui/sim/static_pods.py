@@ -8,13 +8,14 @@ is generated and when the kubelet controller reconciles.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 
 import yaml
 
 from tui.sim.clock import rfc3339
-from tui.sim.pod_objects import MIRROR_ANNOTATION, default_pod_spec
+from tui.sim.pod_objects import MIRROR_ANNOTATION
 
 KCM = "kube-controller-manager"
 COMPONENT_PORTS = {"kube-apiserver": 6443, KCM: 10257, "kube-scheduler": 10259, "etcd": 2381}
@@ -153,7 +154,7 @@ def mirror_pod(manifest: dict, node: str, node_uid: str, now: float) -> dict:
     annotations.update({CONFIG_HASH: digest, MIRROR_ANNOTATION: digest,
                         "kubernetes.io/config.seen": rfc3339(now).replace("Z", ".000000000Z"),
                         "kubernetes.io/config.source": "file"})
-    spec = default_pod_spec(manifest.get("spec") or {})
+    spec = copy.deepcopy(manifest.get("spec") or {})
     spec["nodeName"] = node
     spec["tolerations"] = [{"effect": "NoExecute", "operator": "Exists"}]
     spec["enableServiceLinks"] = True
@@ -166,7 +167,6 @@ def mirror_pod(manifest: dict, node: str, node_uid: str, now: float) -> dict:
                                  "name": node, "uid": node_uid}],
         },
         "spec": spec,
-        "status": {"phase": "Pending"},
     }
 
 
