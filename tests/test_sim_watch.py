@@ -125,6 +125,8 @@ def test_watch_list_sends_initial_events_then_an_annotated_bookmark(sim, admin_c
     assert got[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     status, _, _ = http(sim, "GET", f"{CONFIGMAPS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true")
     assert status == 400
+    no_initial = events(sim, "sendInitialEvents=false&resourceVersionMatch=NotOlderThan&timeoutSeconds=1")
+    assert no_initial == []
 
 
 def test_dry_run_emits_no_event(sim, admin_client):

@@ -334,30 +334,25 @@ class Api:
         stored = self.store.list(res.storage_key, ns) if at == current else \
             self.store.list_at(res.storage_key, at, ns)
         items, remaining, last = [], 0, None
+        unfiltered = labels.empty and fields.empty
         for obj in stored:
             key = object_key(obj)
             if start is not None and key <= start:
                 continue
-            if limit and len(items) >= limit:
-                if labels.empty and fields.empty:
-                    remaining += 1
-                    continue
-                if self._matches(res, obj, labels, fields):
-                    remaining += 1
-                    break
+            full = bool(limit) and len(items) >= limit
+            if full and unfiltered:
+                remaining += 1  # every further object counts; no need to convert it
                 continue
             served = self._served(res, obj)
-            if labels.matches(meta(served).get("labels") or {}) and fields.matches(served):
-                items.append(served)
-                last = key
-        more = remaining > 0
-        token = encode_continue(at, last) if more and last is not None else None
-        count = remaining if more and labels.empty and fields.empty else None
-        return ListResult(items, str(at), token, count)
-
-    def _matches(self, res, stored, labels, fields) -> bool:
-        served = self._served(res, stored)
-        return labels.matches(meta(served).get("labels") or {}) and fields.matches(served)
+            if not (labels.matches(meta(served).get("labels") or {}) and fields.matches(served)):
+                continue
+            if full:
+                remaining += 1  # one more match proves there is a next page
+                break
+            items.append(served)
+            last = key
+        token = encode_continue(at, last) if remaining and last is not None else None
+        return ListResult(items, str(at), token, remaining if remaining and unfiltered else None)
 
     @_on_loop
     def watch(self, res: ResourceType, namespace: str | None = None, label_selector: str | None = None,
@@ -379,7 +374,8 @@ class Api:
             if send_initial_events:
                 watch.put(("BOOKMARK", self.bookmark(res, initial_events_end=True)))
         else:
-            watch.after = parse_rv(resource_version)
+            watch.after = self.store.resource_version if resource_version in (None, "", "0") \
+                else parse_rv(resource_version)
             try:
                 backlog = self.store.events_since(watch.after)
             except TooOld as exc:

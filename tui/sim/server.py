@@ -369,23 +369,11 @@ class ApiServer:
 
     async def _resource_request(self, request: web.Request, parts: list[str]) -> web.StreamResponse:
         res, namespace, name, sub, legacy_watch = self._parse_resource_path(parts)
-        q = request.query
-        method = request.method
+        q, method = request.query, request.method
         identity: Identity = request[IDENTITY]
-        if method == "GET" and name is None:
-            watching = legacy_watch or bool(parse_bool(q.get("watch"), "watch"))
-            verb = "watch" if watching else "list"
-        elif legacy_watch:
-            raise errors.method_not_allowed(res)
-        else:
-            verb = {("GET", False): "get", ("POST", True): "create", ("PUT", False): "update",
-                    ("PATCH", False): "patch", ("DELETE", False): "delete",
-                    ("DELETE", True): "deletecollection", ("POST", False): "create"}.get((method, name is None))
-            if verb is None or (method == "POST" and name is not None and sub is None):
-                raise errors.method_not_allowed(res)
-        if verb not in res.verbs and not (sub and verb in res.subresource(sub).verbs):
-            raise errors.method_not_allowed(res)
-        if sub and verb not in res.subresource(sub).verbs:
+        watching = legacy_watch or bool(parse_bool(q.get("watch"), "watch"))
+        verb = None if legacy_watch and method != "GET" else _verb(method, name, sub, watching)
+        if verb is None or verb not in (res.subresource(sub).verbs if sub else res.verbs):
             raise errors.method_not_allowed(res)
         if res.namespaced and namespace is None and verb in ("create", "deletecollection"):
             raise errors.method_not_allowed(res)
@@ -726,6 +714,17 @@ class ApiServer:
                     return
                 await self.faults.wait_resumed()
                 await response.write(encode(*item))
+
+
+def _verb(method: str, name: str | None, sub: str | None, watching: bool) -> str | None:
+    """The authorization verb of a request (None: the method makes no sense there)."""
+    if method == "GET":
+        return "get" if name is not None else "watch" if watching else "list"
+    if method == "POST":  # a collection, or an item's subresource (eviction, binding)
+        return "create" if (name is None) == (sub is None) else None
+    if name is None:
+        return "deletecollection" if method == "DELETE" else None
+    return {"PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method)
 
 
 def scale_of(obj: dict) -> dict:

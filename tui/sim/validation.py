@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from tui.sim import errors
 from tui.sim.errors import field_error
 from tui.sim.resources import ResourceType
+from tui.sim.schema import json_type
 
 SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -138,17 +139,9 @@ def field_path(parts: list) -> str:
 
 
 def _json_type(value) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    """How Go's decoder names a JSON value's type in `cannot unmarshal X` errors."""
+    kind = json_type(value)
+    return {"boolean": "bool", "integer": "number"}.get(kind, kind.strip('"'))
 
 
 GO_TYPES = {"string_type": "string", "int_type": "int32", "int_parsing": "int32", "bool_type": "bool",
