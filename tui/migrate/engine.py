@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Callable
 
 from tui.migrate.checks import Context, blocking, preflight
 from tui.migrate.gather import Snapshot, cluster_uid, read_snapshot, with_capabilities
@@ -50,11 +51,18 @@ class Preparation:
 
 def prepare(conn, request: MigrationRequest) -> Preparation:
     rest = Rest(conn)
-    snapshot = read_snapshot(conn, rest)
+    return assess(read_snapshot(conn, rest), request, lambda ctx: with_capabilities(conn, ctx))
+
+
+def assess(snapshot: Snapshot, request: MigrationRequest,
+           capabilities: Callable[[Context], Context]) -> Preparation:
+    """Parameters and preflight for `request` against one read of the cluster; `capabilities` adds
+    the identity's permissions to the context (the migration screen re-validates on every keystroke
+    from one read, asking only about permissions it has not asked about yet)."""
     params, findings = resolve_params(request, snapshot.cluster)
     if params is None:
         return Preparation(snapshot, None, tuple(findings), None)
-    ctx = with_capabilities(conn, Context(snapshot.cluster, snapshot.info, None, params, snapshot.workloads))
+    ctx = capabilities(Context(snapshot.cluster, snapshot.info, None, params, snapshot.workloads))
     return Preparation(snapshot, params, tuple(findings) + tuple(preflight(ctx)), ctx)
 
 
