@@ -100,7 +100,7 @@ def test_read_only_identity_gets_the_same_status(sim, capsys):
     admin_doc["cluster"].pop("context")
     assert viewer_doc == admin_doc
     requests = sim.control("GET", "requests")
-    assert {r["user"] for r in requests} - {None} == {"admin", "viewer"}  # /version is public
+    assert {r["identity"] for r in requests} - {None} == {"admin", "viewer"}  # /version is public
     assert {r["method"] for r in requests} == {"GET"}  # a status never writes
 
 
