@@ -35,9 +35,10 @@ class Tmux:
         result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20)
         return result.stdout
 
-    def start(self, argv: list[str], env: dict[str, str]) -> None:
+    def start(self, argv: list[str], env: dict[str, str], prefix: str = "") -> None:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        command = f"env {exports} {shlex.join(argv)}; echo $? > {shlex.quote(str(self.exit_file))}; sleep 30"
+        command = (f"{prefix}env {exports} {shlex.join(argv)}; echo $? > {shlex.quote(str(self.exit_file))}; "
+                   "sleep 30")
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", self.session, "-x", str(self.width),
                   "-y", str(self.height), "sh", "-c", command)
 
@@ -108,3 +109,15 @@ def test_demo_in_tmux_shows_data_filters_opens_a_node_and_quits_cleanly(tmux):
     tmux.wait_for(lambda s: "Nodes 2/" in s, "back on the dashboard")
     tmux.keys("q")
     assert tmux.exit_code() == 0
+
+
+def test_terminal_going_away_ends_the_app_cleanly(tmux):
+    """An SSH drop hangs up the terminal: the app must exit (running its cleanup), not spin.
+
+    The wrapper shell ignores SIGHUP so it survives to record the app's exit code.
+    """
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: install the package (pip install -e .)"
+    tmux.start([str(SCRIPT), "--demo"], app_env(), prefix="trap '' HUP; ")
+    tmux.wait_for(lambda s: "● live" in s, "the dashboard")
+    tmux.tmux("kill-server")
+    assert tmux.exit_code() == 129
