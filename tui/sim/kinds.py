@@ -290,6 +290,14 @@ WORKLOAD_DEFAULTS = {
 }
 
 
+WORKLOAD_STATUS = {
+    "replicasets": {"replicas": 0},
+    "statefulsets": {"replicas": 0, "availableReplicas": 0},
+    "daemonsets": {"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0,
+                   "numberReady": 0},
+}
+
+
 class WorkloadStrategy(Strategy):
     """Deployments, ReplicaSets, StatefulSets, DaemonSets: selector rules, template defaults."""
 
@@ -312,7 +320,8 @@ class WorkloadStrategy(Strategy):
 
     def prepare_create(self, api, res, obj, dry_run=False):
         self._validate(res, obj)
-        obj["status"] = {}
+        # Go serialises these status counters even when zero (no omitempty), so a new object has them.
+        obj["status"] = dict(WORKLOAD_STATUS.get(res.plural, {}))
 
     def prepare_update(self, api, res, new, old, dry_run=False):
         self._validate(res, new)

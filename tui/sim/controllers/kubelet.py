@@ -118,8 +118,8 @@ class Kubelet(Controller):
     # --- pods ------------------------------------------------------------------------------------
     def _sync_pod(self, namespace: str, name: str) -> None:
         pod = self.cache.get(POD, namespace, name)
-        if pod is None:
-            return
+        if pod is None or not pod["spec"].get("nodeName"):
+            return  # gone, or a new pod of the same name that is not bound yet
         node = pod["spec"]["nodeName"]
         host = self.ctx.hosts.get(node)
         if host is None or not host.kubelet_running or self.cache.get(NODE, None, node) is None:

@@ -217,7 +217,9 @@ class DeploymentController(WorkloadController):
                                  component="deployment-controller")
 
     def _available(self, rs: dict) -> int:
-        return sum(1 for p in self.pods_of(rs) if active(p) and is_ready(p))
+        """Ready pods of a ReplicaSet, never more than it is scaled to (surplus pods are on their way out)."""
+        ready = sum(1 for p in self.pods_of(rs) if active(p) and is_ready(p))
+        return min(ready, int(rs["spec"].get("replicas", 0)))
 
     def _rolling(self, d: dict, new: dict, olds: list[dict], replicas: int) -> None:
         rolling = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
