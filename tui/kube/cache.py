@@ -171,10 +171,6 @@ class ClusterCache:
         return {key: combine_health(r.health for r in reflectors)
                 for key, reflectors in self._by_key.items()}
 
-    def watch_health(self) -> dict[str, Health]:
-        """Health per collection (e.g. `configmaps kube-system metadata.name=kube-proxy`)."""
-        return {r.spec.name: r.health for r in self._reflectors}
-
     def subscribe(self, callback: Callable[[ChangeSet], None], max_rate_hz: float = 4.0) -> Subscription:
         """Deliver coalesced change sets to `callback` on a thread of its own (at once with the
         current state, then at most `max_rate_hz` per second and only after a change)."""

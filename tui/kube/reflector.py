@@ -108,6 +108,7 @@ class Reflector:
         self._objects: dict[tuple[str, str], dict] = {}
         self._items: list[dict] | None = []
         self._health = Health()
+        self._version: str | None = None  # where the next watch starts; None: list first
         self._stop = threading.Event()
         self._relist_requested = threading.Event()
         self.synced_once = threading.Event()
@@ -142,10 +143,6 @@ class Reflector:
                 self._interrupt()
         return not self._thread.is_alive()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def items(self) -> list[dict]:
         """The current objects; the list is shared until the next change: do not mutate it."""
         with self._lock:
@@ -160,24 +157,24 @@ class Reflector:
     # -- loop ---------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        version = None
         failures = expirations = short_watches = 0
         while not self._stop.is_set():
             try:
-                if version is None or self._relist_requested.is_set():
+                if self._version is None or self._relist_requested.is_set():
                     self._relist_requested.clear()
-                    version = self._relist()
+                    self._relist()
                 started = time.monotonic()
-                version = self._watch(version)
+                self._watch()
                 failures = expirations = 0
                 # A server that closes every watch at once must not make us spin.
-                short_watches = short_watches + 1 if time.monotonic() - started < 1.0 else 0
+                short = time.monotonic() - started < 1.0 and not self._relist_requested.is_set()
+                short_watches = short_watches + 1 if short else 0
                 if short_watches:
                     self._stop.wait(backoff_delay(short_watches, self.tuning.backoff_base,
                                                   self.tuning.backoff_cap))
             except Expired:
                 # Relist at once; only a server that keeps expiring fresh versions gets backoff.
-                version = None
+                self._version = None
                 expirations += 1
                 if expirations > 1:
                     self._stop.wait(backoff_delay(expirations - 1, self.tuning.backoff_base,
@@ -192,7 +189,7 @@ class Reflector:
                 delay = backoff_delay(failures, self.tuning.backoff_base, self.tuning.backoff_cap)
                 self._stop.wait(max(delay, min(retry_after(exc) or 0.0, self.tuning.backoff_cap)))
 
-    def _relist(self) -> str:
+    def _relist(self) -> None:
         timeout = (self.tuning.connect_timeout, self.tuning.list_read_timeout)
         items, version = list_all(self.conn, self.spec, page_size=self.tuning.page_size,
                                   timeout=timeout)
@@ -200,13 +197,14 @@ class Reflector:
             self._objects, changed = diff(self._objects, items)
             if changed:
                 self._items = None
+        self._version = version
         self._set_healthy(data_changed=changed)
         self.synced_once.set()
-        return version
 
-    def _watch(self, version: str) -> str:
+    def _watch(self) -> None:
+        """Stream events from `_version` until the server ends the watch (or we are told to)."""
         timeout_seconds = self.tuning.watch_timeout + random.randint(0, self.tuning.watch_timeout // 4)
-        query = {**self.spec.selectors, "watch": True, "resourceVersion": version,
+        query = {**self.spec.selectors, "watch": True, "resourceVersion": self._version,
                  "allowWatchBookmarks": True, "timeoutSeconds": timeout_seconds}
         response = self.conn.open("GET", self.spec.path, query,
                                   timeout=(self.tuning.connect_timeout, self.tuning.read_timeout))
@@ -216,22 +214,23 @@ class Reflector:
                 if self._stop.is_set() or self._relist_requested.is_set():
                     break
                 if line.strip():
-                    version = self._apply(json.loads(line), version)
+                    self._apply(json.loads(line))
         finally:
             response.close()  # an unfinished stream must not go back to the pool
             response.release_conn()
-        return version
 
-    def _apply(self, event: dict, version: str) -> str:
+    def _apply(self, event: dict) -> None:
+        """One watch event into the store; every event's (and bookmark's) version is remembered, so
+        a broken stream resumes from the last one seen."""
         kind = event.get("type")
         obj = event.get("object")
         if not isinstance(obj, dict):
-            return version
+            return
         if kind == "ERROR":
             if obj.get("code") == 410:
                 raise Expired(obj.get("message"))
             raise ApiException(status=obj.get("code"), reason=f"{obj.get('reason')}: {obj.get('message')}")
-        version = resource_version(obj) or version
+        self._version = resource_version(obj) or self._version
         changed = False
         if kind in ("ADDED", "MODIFIED", "DELETED"):
             key = object_key(obj)
@@ -247,7 +246,6 @@ class Reflector:
         self._health = Health(True, None, None, time.time())
         if changed:
             self._on_change(self, True, False)
-        return version
 
     def _set_healthy(self, data_changed: bool) -> None:
         before = self._health
