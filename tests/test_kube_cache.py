@@ -17,7 +17,7 @@ from tui.kube.resources import object_key, resource_version
 from tui.sim.auth import Auth
 from tui.sim.simulator import Simulator
 
-FAST = Tuning(watch_timeout=4, read_timeout=3, list_read_timeout=3, connect_timeout=1,
+FAST = Tuning(watch_timeout=3, read_timeout=5, list_read_timeout=3, connect_timeout=1,
               backoff_base=0.05, backoff_cap=0.4)
 POOLS_V3 = "/apis/projectcalico.org/v3/ippools"
 

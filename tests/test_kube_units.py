@@ -13,7 +13,7 @@ import pytest
 from tui.kube import detect as d
 from tui.kube.cache import Subscription, combine_health
 from tui.kube.rbac import Access, Capabilities, planned_accesses
-from tui.kube.reflector import Health, backoff_delay, diff
+from tui.kube.reflector import Health, Tuning, backoff_delay, diff
 from tui.kube.resources import CALICO_V1, CALICO_V3, OPERATOR_V1, WatchSpec, watch_specs
 
 CALICO = frozenset({"ippools", "ipamblocks", "blockaffinities", "bgpconfigurations", "bgppeers",
@@ -178,6 +178,12 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
         delays = [backoff_delay(failures, 0.5, 30.0, rng) for _ in range(50)]
         assert all(ceiling / 2 <= x <= ceiling for x in delays)
         assert len(set(delays)) > 1
+
+
+def test_tuning_rejects_a_read_timeout_shorter_than_a_watch():
+    with pytest.raises(ValueError):
+        Tuning(watch_timeout=240, read_timeout=240)
+    assert Tuning().read_timeout > Tuning().watch_timeout * 1.25
 
 
 def obj(name, rv, ns=""):

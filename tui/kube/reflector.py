@@ -33,11 +33,15 @@ class Tuning:
 
     watch_timeout: int = 240            # server-side timeoutSeconds of each watch (jittered +25%)
     connect_timeout: float = 5.0
-    read_timeout: float = 300.0          # must exceed watch_timeout: idle watches are normal
+    read_timeout: float = 330.0          # beyond the longest watch: an idle watch is not an error
     list_read_timeout: float = 60.0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     page_size: int = PAGE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.read_timeout <= self.watch_timeout * 1.25:
+            raise ValueError("read_timeout must exceed the longest watch (watch_timeout * 1.25)")
 
 
 @dataclass(frozen=True)
