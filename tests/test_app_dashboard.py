@@ -105,7 +105,7 @@ async def test_panes_show_the_figures_of_the_model(seed_sim, messages):
         assert set(nodes) == {u.name for u in expected.nodes}
         for usage in expected.nodes:
             held = sum(usage.allocations_by_pool.values())
-            shown = sum(int(part.rsplit("/", 1)[1]) for part in nodes[usage.name][8].split(" · ") if "/" in part)
+            shown = sum(int(part.rsplit("/", 1)[1]) for part in nodes[usage.name][4].split(" · ") if "/" in part)
             assert shown == held, usage.name
         reflectors = {n.name for n in expected.cluster.nodes if n.rr_cluster_id}
         assert reflectors and {k for k, r in nodes.items() if r[3].startswith("◆ RR 224.0.0.1")} == reflectors
@@ -175,12 +175,13 @@ async def test_a_pool_disabled_through_the_api_shows_within_a_second(seed_sim, m
     async with app.run_test(size=WIDE) as pilot:
         await until(pilot, lambda: all_live(app), "every watch live")
         table = app.dashboard.query_one(PoolsPane).table
-        assert rows(table)["new-pool"][5] == "✔ enabled"
+        assert rows(table)["default-ipv4-ippool"][5] == "✔ enabled"
         api = client.CustomObjectsApi(config.new_client_from_config(str(seed_sim.kubeconfig_path)))
         started = seed_sim.clock.now()
-        api.patch_cluster_custom_object("projectcalico.org", "v3", "ippools", "new-pool",
+        api.patch_cluster_custom_object("projectcalico.org", "v3", "ippools", "default-ipv4-ippool",
                                         {"spec": {"disabled": True}})
-        await until(pilot, lambda: rows(table)["new-pool"][5] == "⊘ disabled", "the pool shown disabled", 10)
+        await until(pilot, lambda: rows(table)["default-ipv4-ippool"][5] == "⊘ disabled", "the pool shown disabled",
+                    10)
         assert seed_sim.clock.now() - started < 1.0
 
 

@@ -12,12 +12,27 @@ import time
 
 import pytest
 
+from conftest import stop_simulator
 from tui.app import CalicoApp
 from tui.session import Session
+from tui.sim.clock import Clock
+from tui.sim.simulator import Simulator
 from widgets.header import ClusterHeader
 
 FROZEN_NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 SHOWN_SERVER = "https://127.0.0.1:6443"
+
+
+@pytest.fixture
+def snapshot_sim(tmp_path):
+    """`seed` booted on a clock frozen at FROZEN_NOW, so every object, name and time is the same each run."""
+    clock = Clock(start=FROZEN_NOW)
+    clock.freeze()
+    simulator = Simulator.from_scenario("seed", clock=clock)
+    simulator.start_in_thread()
+    simulator.kubeconfig_path = simulator.write_kubeconfig(tmp_path / "kubeconfig")
+    yield simulator
+    stop_simulator(simulator)
 
 
 def make_app(sim) -> CalicoApp:

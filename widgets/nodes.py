@@ -22,8 +22,9 @@ from tui.sim.selectors import SelectorError, parse_label_selector
 from widgets.pane import Pane
 from widgets.table_sync import selected_key, sync_rows
 
-COLUMNS = ("name", "roles", "status", "route reflector", "BGP address", "AS", "tunnel", "podCIDR",
-           "blocks / IPs per pool")
+# The migration's questions first (where are the blocks and IPs, is the podCIDR right), BGP identity after.
+COLUMNS = ("name", "roles", "status", "route reflector", "blocks / IPs per pool", "podCIDR", "BGP address", "AS",
+           "tunnel")
 SELECTOR_MARKS = ("=", "!", ",", "/", " in ", " notin ")
 
 NodeMatcher = Callable[[str, dict], bool]
@@ -113,17 +114,20 @@ def node_rows(view, matcher: NodeMatcher) -> tuple[dict[str, tuple], dict[str, d
         pod_cidrs = node.pod_cidrs if node else ()
         counts = per_pool(usage)
         rr = route_reflector_cell(node)
-        rows[usage.name] = (
-            usage.name, ",".join(node.roles) if node and node.roles else "—", status_cell(node), rr,
-            str(bgp_ip) if bgp_ip else "—", str(as_number) if as_number else "—", tunnel_cell(usage),
-            pod_cidr_cell(pod_cidrs, cluster_cidrs), per_pool_cell(counts),
-        )
-        sort_values[usage.name] = dict(zip(COLUMNS, (
-            usage.name, ",".join(node.roles) if node else "", (node is not None and node.ready,
-                                                              node is not None and not node.unschedulable),
-            rr.plain, int(bgp_ip.ip) if bgp_ip else -1, as_number or -1, tunnel_cell(usage),
-            tuple(int(c.network_address) for c in pod_cidrs), usage.in_use,
-        )))
+        tunnel = tunnel_cell(usage)
+        cells = {  # column -> (cell, sort value)
+            "name": (usage.name, usage.name),
+            "roles": (",".join(node.roles) if node and node.roles else "—", ",".join(node.roles) if node else ""),
+            "status": (status_cell(node), (node is not None and node.ready, node is not None and not node.unschedulable)),
+            "route reflector": (rr, rr.plain),
+            "blocks / IPs per pool": (per_pool_cell(counts), usage.in_use),
+            "podCIDR": (pod_cidr_cell(pod_cidrs, cluster_cidrs), tuple(int(c.network_address) for c in pod_cidrs)),
+            "BGP address": (str(bgp_ip) if bgp_ip else "—", int(bgp_ip.ip) if bgp_ip else -1),
+            "AS": (str(as_number) if as_number else "—", as_number or -1),
+            "tunnel": (tunnel, tunnel),
+        }
+        rows[usage.name] = tuple(cells[column][0] for column in COLUMNS)
+        sort_values[usage.name] = {column: cells[column][1] for column in COLUMNS}
     return rows, sort_values
 
 
