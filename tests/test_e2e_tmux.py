@@ -6,6 +6,7 @@ The console script is the venv's own (next to sys.executable), so this runs what
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 SCRIPT = Path(sys.executable).with_name("calico-tui")
+ALL_LIVE = re.compile(r"watches ● live (\d+)/\1\b")
 
 
 class Tmux:
@@ -92,21 +94,20 @@ def test_demo_in_tmux_shows_data_filters_opens_a_node_and_quits_cleanly(tmux):
     assert SCRIPT.exists(), f"{SCRIPT} is missing: install the package (pip install -e .)"
     tmux.start([str(SCRIPT), "--demo"], app_env())
     # At 100×30 one pane shows at a time; the nodes pane comes first.
-    screen = tmux.wait_for(lambda s: "◆ RR 224.0.0.1" in s, "nodes with a route reflector")
-    assert "63400" in screen or "AS" in screen
+    tmux.wait_for(lambda s: "◆ RR 224.0.0.1" in s and ALL_LIVE.search(s), "nodes with a route reflector, all live")
     tmux.keys("Tab")  # nodes -> BGP
-    screen = tmux.wait_for(lambda s: "AS 63400" in s, "the BGP pane")
+    tmux.wait_for(lambda s: "AS 63400" in s, "the BGP pane")
     tmux.keys("BTab", "BTab")  # back to pools
-    screen = tmux.wait_for(lambda s: "192.168.0.0/16" in s, "the pools pane")
+    tmux.wait_for(lambda s: "192.168.0.0/16" in s, "the pools pane")
 
     tmux.keys("/")
     tmux.type("route-reflector=true")
-    screen = tmux.wait_for(lambda s: "Nodes 2/" in s, "the filtered node list")
+    tmux.wait_for(lambda s: "Nodes 2/10" in s, "the filtered node list")
     tmux.keys("Enter")  # leave the filter field for the table
     tmux.keys("Enter")  # open the node under the cursor
-    screen = tmux.wait_for(lambda s: "IPAM blocks" in s, "the node detail screen")
+    tmux.wait_for(lambda s: "IPAM blocks" in s and "node01 · control-plane" in s, "the node detail screen")
     tmux.keys("Escape")
-    tmux.wait_for(lambda s: "Nodes 2/" in s, "back on the dashboard")
+    tmux.wait_for(lambda s: "Nodes 2/10" in s, "back on the dashboard")
     tmux.keys("q")
     assert tmux.exit_code() == 0
 
@@ -118,6 +119,6 @@ def test_terminal_going_away_ends_the_app_cleanly(tmux):
     """
     assert SCRIPT.exists(), f"{SCRIPT} is missing: install the package (pip install -e .)"
     tmux.start([str(SCRIPT), "--demo"], app_env(), prefix="trap '' HUP; ")
-    tmux.wait_for(lambda s: "● live" in s, "the dashboard")
+    tmux.wait_for(ALL_LIVE.search, "the dashboard")
     tmux.tmux("kill-server")
     assert tmux.exit_code() == 129
