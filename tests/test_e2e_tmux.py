@@ -101,6 +101,7 @@ def test_demo_in_tmux_shows_data_filters_opens_a_node_and_quits_cleanly(tmux):
     tmux.wait_for(lambda s: "192.168.0.0/16" in s, "the pools pane")
 
     tmux.keys("/")
+    tmux.wait_for(lambda s: "node name, or label selector" in s, "the filter field")
     tmux.type("route-reflector=true")
     tmux.wait_for(lambda s: "Nodes 2/10" in s, "the filtered node list")
     tmux.keys("Enter")  # leave the filter field for the table
