@@ -176,3 +176,12 @@ def test_lease_object_counts_transitions_and_keeps_rv():
     renewed = lease_object(me, now, lease(me.identity, now))
     assert renewed["spec"]["leaseTransitions"] == 2
     assert lease_object(me, now, None)["spec"]["leaseTransitions"] == 0
+
+
+def test_change_set_keys_named_lists_by_name():
+    ds = {"spec": {"containers": [{"name": "calico-node", "env": [{"name": "A", "value": "1"},
+                                                                  {"name": "CALICO_IPV4POOL_CIDR", "value": "x"}]}]}}
+    after = json.loads(json.dumps(ds))
+    after["spec"]["containers"][0]["env"][1]["value"] = "y"
+    assert change_set(ds, after) == {
+        ("spec", "containers", "[calico-node]", "env", "[CALICO_IPV4POOL_CIDR]", "value"): ("x", "y")}

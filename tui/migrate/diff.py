@@ -109,10 +109,23 @@ def object_diff(before: dict | None, after: dict | None) -> str:
     return "".join(parts)
 
 
+def _named(value: Any) -> bool:
+    """A list of objects keyed by `name` (containers, env, volumes): compared item by item, so an
+    edit to one env var is not a conflict with an edit to another."""
+    if not isinstance(value, list) or not value or not all(isinstance(i, dict) for i in value):
+        return False
+    names = [i.get("name") for i in value]
+    return all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
+
+
 def _flatten(value: Any, prefix: tuple, out: dict) -> None:
     if isinstance(value, dict) and value:
         for key, item in value.items():
             _flatten(item, prefix + (key,), out)
+        return
+    if _named(value):
+        for item in value:
+            _flatten(item, prefix + (f"[{item['name']}]",), out)
         return
     doc = embedded_document(value) if prefix[:1] == ("data",) and len(prefix) == 2 else None
     if doc is not None:
@@ -122,7 +135,8 @@ def _flatten(value: Any, prefix: tuple, out: dict) -> None:
 
 
 def flatten(obj: dict | None) -> dict[tuple, Any]:
-    """Leaf paths of a cleaned object; lists are leaves, embedded ConfigMap documents are expanded."""
+    """Leaf paths of a cleaned object; lists are leaves unless keyed by name, embedded ConfigMap
+    documents are expanded."""
     out: dict[tuple, Any] = {}
     if obj is not None:
         _flatten(clean(obj), (), out)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
+from tui import audit
 from tui.migrate.checks import Context, blocking, preflight
 from tui.migrate.gather import Snapshot, cluster_uid, read_snapshot, with_capabilities
 from tui.migrate.hosts import simulator_host_actions
@@ -122,6 +124,7 @@ def start(conn, plan: Plan, options: RunOptions | None = None, sim_manual: bool 
     if pending is not None:
         raise StartError(f"migration {pending} of this cluster is unfinished: continue it with --resume")
     journal = Journal.create(uid, new_migration_id(), root)
+    _audit(conn, journal, root)
     lock = ClusterLock(rest, Holder.me(journal.migration_id))
     _take_lock(lock)
     journal.append("migration-start", plan=plan.to_dict(), sim_manual=sim_manual)
@@ -144,6 +147,7 @@ def resume(conn, migration_id: str | None = None, options: RunOptions | None = N
     if start_record is None:
         raise StartError(f"journal {journal.path} has no plan")
     plan = Plan.from_dict(start_record["plan"])
+    _audit(conn, journal, root)
     lock = ClusterLock(rest, Holder.me(journal.migration_id))
     _take_lock(lock)
     manual = start_record.get("sim_manual", False) if sim_manual is None else sim_manual
@@ -151,6 +155,12 @@ def resume(conn, migration_id: str | None = None, options: RunOptions | None = N
     if journal.torn:
         runner.log("warning", None, journal.torn)
     return runner
+
+
+def _audit(conn, journal: Journal, root) -> None:
+    """From here on every mutation is in the audit log, with the migration, step and action."""
+    path = None if root is None else Path(root).parent / audit.AUDIT_FILE
+    audit.attach(conn, lambda: {"migration": journal.migration_id, **journal.in_progress()}, path)
 
 
 def _take_lock(lock: ClusterLock) -> None:

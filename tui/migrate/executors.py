@@ -135,9 +135,9 @@ def _old_pods(workloads: Workloads, old) -> list[dict]:
                    if in_network(p, old) and not is_terminating(p) and not is_mirror(p)), key=pod_key)
 
 
-async def _settled(r: Runner, ref: ObjectRef) -> tuple[bool, str]:
-    """A workload has caught up with its spec: every pod it wants exists, is ready and new, and
-    none holds an old address."""
+async def _settled(r: Runner, ref: ObjectRef, require_new: bool = True) -> tuple[bool, str]:
+    """A workload has caught up with its spec: every pod it wants exists and is ready, and (with
+    `require_new`, after a restart) every pod is of the new template and none holds an old address."""
     obj = await r.get(ref)
     if obj is None:
         return True, f"{ref} is gone"
@@ -156,11 +156,11 @@ async def _settled(r: Runner, ref: ObjectRef) -> tuple[bool, str]:
     mine = [p for p in pods if selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})]
     ready = [p for p in mine if pod_healthy(p)]
     terminating = [p for p in mine if is_terminating(p)]
-    old = [p for p in mine if in_network(p, r.params.old)]
+    old = [p for p in mine if in_network(p, r.params.old)] if require_new else []
     detail = f"{ref}: {len(ready)}/{desired} ready, {updated} updated"
     if old:
         detail += f", {len(old)} still on old addresses"
-    ok = len(ready) >= desired and updated >= desired and not terminating and not old
+    ok = len(ready) >= desired and not terminating and (not require_new or (updated >= desired and not old))
     return ok, detail
 
 
@@ -232,11 +232,11 @@ async def _move_pod(r: Runner, step: Step, pod: dict, workloads: Workloads) -> N
         return
     if owner[0] == "DaemonSet":
         await _delete_pod(r, step.id, pod, "its DaemonSet recreates it on the same node")
-        await r.wait_for(step.id, "daemonset pod", lambda: _settled(r, _owner_ref(owner)))
+        await r.wait_for(step.id, "daemonset pod", lambda: _settled(r, _owner_ref(owner), require_new=False))
         return
     await _evict(r, step.id, pod)
     if owner[0] in OWNER_API:
-        await r.wait_for(step.id, "replacement", lambda: _settled(r, _owner_ref(owner)))
+        await r.wait_for(step.id, "replacement", lambda: _settled(r, _owner_ref(owner), require_new=False))
 
 
 async def _restart_owner(r: Runner, step: Step, owner: tuple[str, str, str]) -> None:
@@ -450,11 +450,12 @@ async def _kcm_ok(r: Runner, task) -> tuple[bool, str]:
     if kcm.pod.crash_looping or kcm.pod.restart_count > 0:
         log = await r.call(r.rest.text, f"/api/v1/namespaces/kube-system/pods/{name}/log")
         lines = [line for line in log.splitlines() if line.strip()]
-        raise StepFailed(f"{name} is crash-looping ({kcm.pod.restart_count} restarts): "
-                         f"{lines[-1] if lines else 'no log'}")
+        if lines and lines[-1].startswith("F"):  # klog's fatal severity: the process exited
+            raise StepFailed(f"{name} is crash-looping ({kcm.pod.restart_count} restarts): {lines[-1]}")
+        return False, f"{name} restarting ({kcm.pod.waiting_reason or 'waiting'})"
     if kcm.pod.phase != "Running" or not kcm.pod.ready:
         return False, f"{name} {kcm.pod.phase or 'Pending'}, not ready yet"
-    return True, f"{name} Running and Ready with the new flags"
+    return True, f"{name} (uid {pod['metadata'].get('uid', '')[:8]}) Running and Ready with the new flags"
 
 
 # --- verification and deletion --------------------------------------------------------------------

@@ -12,7 +12,10 @@ from kubernetes.client.exceptions import ApiException
 
 from tui.migrate.steps import HostTask
 
-STATE_PATH = "/_sim/state"
+HOSTS_PATH = "/_sim/hosts"
+# The simulator's names for kube-controller-manager flags in an edit-kcm action.
+FLAG_OPTIONS = {"cluster-cidr": "clusterCIDR", "allocate-node-cidrs": "allocateNodeCIDRs",
+                "node-cidr-mask-size": "nodeCIDRMaskSize"}
 
 
 class SimulatorHostActions:
@@ -20,13 +23,15 @@ class SimulatorHostActions:
         self.conn = conn
 
     def perform(self, task: HostTask) -> dict:
-        return self.conn.request("POST", f"/_sim/hosts/{task.node}/{task.action}", body=task.args)
+        body = {"node": task.node, "action": task.action}
+        body.update({FLAG_OPTIONS.get(k, k): v for k, v in task.args.items()})
+        return self.conn.request("POST", HOSTS_PATH, body=body)
 
 
 def simulator_host_actions(conn) -> SimulatorHostActions | None:
-    """Host actions when `conn` points at the simulator, else None."""
+    """Host actions when `conn` points at a simulator with hosts, else None."""
     try:
-        state = conn.get(STATE_PATH)
+        hosts = conn.get(HOSTS_PATH)
     except (ApiException, OSError):
         return None
-    return SimulatorHostActions(conn) if isinstance(state, dict) and "clock" in state else None
+    return SimulatorHostActions(conn) if isinstance(hosts, dict) and hosts else None

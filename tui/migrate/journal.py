@@ -184,6 +184,16 @@ class Journal:
                 return record
         return None
 
+    def in_progress(self) -> dict:
+        """`step` and `action` of the action started and not yet done, else {} (the audit log
+        attributes each request to it; the runner runs one action at a time)."""
+        for record in reversed(self.records):
+            if record["type"] == "action-start":
+                return {"step": record["step"], "action": record["action"]}
+            if record["type"] in ("action-done", "step-done", "step-failed", "run-end"):
+                return {}
+        return {}
+
     def step_status(self) -> dict[str, str]:
         """Latest status per step: started, done, failed, rolled-back."""
         status = {}

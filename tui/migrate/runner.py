@@ -186,7 +186,8 @@ class Runner:
 
     async def wait_for(self, step: str, what: str, probe: Callable[[], Awaitable[tuple[bool, str]]],
                        settle: float = 0.0) -> str:
-        """Poll `probe` until it holds (for `settle` seconds when given); log what changes."""
+        """Poll `probe` until it holds, with the same detail for `settle` seconds when given (so a
+        pod that is replaced or flaps does not count as settled); log what changes."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.wait_timeout
         last, held_since = None, None
@@ -195,7 +196,7 @@ class Runner:
             ok, detail = await probe()
             if detail != last:
                 self.log("info", step, f"{what}: {detail}")
-                last = detail
+                last, held_since = detail, None
             if ok:
                 held_since = held_since if held_since is not None else loop.time()
                 if loop.time() - held_since >= settle:
