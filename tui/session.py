@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tui import audit
 from tui.kube.cache import ChangeSet, ClusterCache
 from tui.kube.detect import ClusterInfo, detect
 from tui.kube.rbac import Capabilities
@@ -146,6 +147,7 @@ class Session:
             raise access_error(exc, conn.server, conn.user) or exc from exc
         reason = ("--read-only" if self.force_read_only
                   else "identity cannot write" if caps.read_only else "")
+        audit.attach(conn)  # CalicoNodeStatus requests are changes to the cluster too
         self.conn = conn
         self.opened = Opened(conn.context, conn.server, info, caps, bool(reason), reason)
         self.cache = ClusterCache(conn, info.served).start()

@@ -105,6 +105,8 @@ class Connection:
     user: str
     api_client: client.ApiClient = field(repr=False)
     in_flight: InFlight = field(default_factory=InFlight, repr=False)
+    # `record(method, path, query, code, error)` after every request (tui.audit keeps the mutations).
+    audit: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         manager = self.api_client.rest_client.pool_manager
@@ -128,11 +130,24 @@ class Connection:
         serialized = self.api_client.param_serialize(
             method, path, query_params=params, header_params=headers, body=body,
             auth_settings=["BearerToken"])
-        response = self.api_client.call_api(*serialized, _request_timeout=timeout)
+        try:
+            response = self.api_client.call_api(*serialized, _request_timeout=timeout)
+        except Exception as exc:
+            self._audit(method, path, query, 0, " ".join(f"{type(exc).__name__}: {exc}".split()))
+            raise
         if not 200 <= response.status <= 299:
             response.read()
-            raise ApiException.from_response(http_resp=response, body=None, data=None)
+            try:
+                raise ApiException.from_response(http_resp=response, body=None, data=None)
+            except ApiException as error:  # from_response raises the subclass for the status
+                self._audit(method, path, query, response.status, status_message(error))
+                raise
+        self._audit(method, path, query, response.status)
         return response.response
+
+    def _audit(self, method: str, path: str, query, code: int, error: str | None = None) -> None:
+        if self.audit is not None:
+            self.audit.record(method, path, query, code, error)
 
     def request(self, method: str, path: str, query: Mapping[str, Any] | None = None,
                 body: Any = None, timeout=DEFAULT_TIMEOUT,

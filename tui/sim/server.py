@@ -43,6 +43,7 @@ MAX_BODY = 3 * 1024 * 1024 + 1024  # etcd's request limit, like kube-apiserver
 TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 VIRTUAL = {"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}
 WATCH_POLL = 1.0  # real seconds between checks of a quiet watch (bookmarks, client gone, drop fault)
 Handler = Callable[[web.Request], "Awaitable[object] | object"]
@@ -111,7 +112,7 @@ class Faults:
     def __init__(self) -> None:
         self.latency = 0.0
         self.expire_watches = 0  # the next N watches get a 410 ERROR event
-        self.failures: list[dict] = []  # {"count", "code", "prefix", "message"}
+        self.failures: list[dict] = []  # {"count", "code", "prefix", "message", "afterApply"}
         self._resumed = asyncio.Event()
         self._resumed.set()
 
@@ -128,16 +129,21 @@ class Faults:
     async def wait_resumed(self) -> None:
         await self._resumed.wait()
 
-    def fail(self, count: int, code: int, prefix: str = "", message: str = "") -> None:
-        self.failures.append({"count": count, "code": code, "prefix": prefix, "message": message})
+    def fail(self, count: int, code: int, prefix: str = "", message: str = "", after_apply: bool = False) -> None:
+        """The next `count` requests under `prefix` fail with `code`; with `after_apply`, only writes,
+        and each takes effect before its answer is replaced by the error (a response lost on the way
+        back, which is what makes a retried write dangerous)."""
+        self.failures.append({"count": count, "code": code, "prefix": prefix, "message": message,
+                              "afterApply": after_apply})
 
-    def take_failure(self, path: str) -> errors.ApiError | None:
+    def take_failure(self, path: str, write: bool = False) -> tuple[errors.ApiError, bool] | None:
+        """The injected error for this request and whether to apply the request first, or None."""
         for rule in self.failures:
-            if path.startswith(rule["prefix"]) and rule["count"] > 0:
+            if path.startswith(rule["prefix"]) and rule["count"] > 0 and (write or not rule["afterApply"]):
                 rule["count"] -= 1
                 self.failures = [r for r in self.failures if r["count"] > 0]
                 message = rule["message"] or f"injected failure ({rule['code']})"
-                return errors.error(rule["code"], message)
+                return errors.error(rule["code"], message), rule["afterApply"]
         return None
 
     def take_expire(self) -> bool:
@@ -216,7 +222,7 @@ class ApiServer:
             if not 400 <= code <= 599:
                 raise errors.bad_request("code must be a 4xx or 5xx status")
             self.faults.fail(number(data, "count", 1), code, str(data.get("pathPrefix", "")),
-                             str(data.get("message", "")))
+                             str(data.get("message", "")), bool(data.get("afterApply", False)))
             return self.faults.state()
 
         async def latency(request):
@@ -285,16 +291,20 @@ class ApiServer:
         await self.faults.wait_resumed()
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
-        injected = self.faults.take_failure(request.path)
-        if injected is not None:
-            raise injected
+        injected = self.faults.take_failure(request.path, request.method in WRITE_METHODS)
+        if injected is not None and not injected[1]:
+            raise injected[0]
         if request.path.rstrip("/") not in PUBLIC_PATHS:
             identity = self.auth.authenticate(request.headers.get("Authorization"))
             if identity is None:
                 raise errors.unauthorized()
             request[IDENTITY] = identity
             entry["identity"] = identity.name
-        return await handler(request)
+        response = await handler(request)
+        if injected is not None:
+            entry["applied"] = response.status
+            raise injected[0]
+        return response
 
     # --- routing -------------------------------------------------------------------------------
     async def _route(self, request: web.Request) -> web.StreamResponse:

@@ -209,9 +209,15 @@ class Simulator:
         self._loop = loop
         self.api.bind_loop(loop)
         self.clock.attach(loop)
+        self.url = await self._listen(self.port)
+        for component in list(self._components):
+            await _call(component.start())
+        return self.url
+
+    async def _listen(self, port: int) -> str:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        sock.bind((self.host, port))
         runner = web.AppRunner(self.server.app, handle_signals=False, access_log=None,
                                shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
@@ -219,11 +225,28 @@ class Simulator:
         self._runner = runner
         port = sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"{'https' if self.tls else 'http'}://{host}:{port}"
         self.server.address = f"{host}:{port}"
-        for component in list(self._components):
-            await _call(component.start())
-        return self.url
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    async def _stop_serving(self) -> None:
+        self.server.drop_watches()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def restart_server(self, downtime: float = 0.0) -> None:
+        """An API server restart that keeps its storage (etcd): every connection is cut, nothing is
+        served for `downtime` real seconds, then the same state is served on the same port. The new
+        server's watch cache has no history, so watches from older revisions get 410 and relist."""
+        port = int(self.url.rsplit(":", 1)[1])
+        await self._stop_serving()
+        await asyncio.sleep(downtime)
+        self.store.compact()
+        await self._listen(port)
+
+    def restart(self, downtime: float = 0.0) -> None:
+        """`restart_server` from another thread, returning once the server listens again."""
+        asyncio.run_coroutine_threadsafe(self.restart_server(downtime), self._loop).result()
 
     async def stop_async(self) -> None:
         for component in reversed(self._components):
@@ -231,10 +254,7 @@ class Simulator:
                 await _call(component.stop())
             except Exception:
                 log.exception("stopping %r failed", component)
-        self.server.drop_watches()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+        await self._stop_serving()
 
     def run_forever(self, on_ready: Callable[[str], None] | None = None) -> int:
         """Serve in the foreground until SIGINT/SIGTERM (`demo-server`); `on_ready(url)` once listening."""
@@ -377,6 +397,31 @@ class Simulator:
             return {"size": self.store.history_size, "compacted": str(self.store.compacted),
                     "resourceVersion": str(self.store.resource_version)}
 
+        async def inject(request):
+            """Store objects exactly as given, past every validation, as a corrupted etcd or an old
+            buggy writer would have left them (malformed-input tests); watchers see them."""
+            data = await read_json(request)
+            objects = data.get("objects")
+            if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
+                raise errors.bad_request("expected {\"objects\": [...]}")
+            stored = []
+            for obj in objects:
+                res = self.api.resource_for(obj)
+                metadata = dict(obj.get("metadata") or {})
+                if not isinstance(metadata.get("name"), str) or not metadata["name"]:
+                    raise errors.bad_request("every injected object needs a metadata.name string")
+                metadata["namespace"] = str(metadata.get("namespace") or "") if res.namespaced else ""
+                exists = self.store.get(res.storage_key, metadata["namespace"], metadata["name"]) is not None
+                put = self.store.update if exists else self.store.create
+                stored.append(put(res.storage_key, {**obj, "metadata": metadata})["metadata"]["resourceVersion"])
+            return {"resourceVersions": stored}
+
+        async def restart(request):
+            downtime = float((await read_json(request)).get("downtime", 0.0))
+            # after this answer has gone out: the restart cuts every connection, this one included
+            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self.restart_server(downtime)))
+            return {"restarting": True, "downtime": downtime}
+
         def state(request):
             return {"url": self.url, "resourceVersion": str(self.store.resource_version),
                     "openWatches": self.server.open_watches, "clock": self.clock.state(),
@@ -386,5 +431,6 @@ class Simulator:
         for method, path, handler in (("GET", "snapshot", lambda r: self.api.snapshot()),
                                       ("POST", "restore", restore), ("GET", "clock", lambda r: self.clock.state()),
                                       ("POST", "clock", clock), ("POST", "history", history),
+                                      ("POST", "inject", inject), ("POST", "restart", restart),
                                       ("GET", "state", state)):
             self.add_control_route(method, path, handler)
