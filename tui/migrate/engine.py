@@ -126,9 +126,11 @@ def start(conn, plan: Plan, options: RunOptions | None = None, sim_manual: bool 
     journal = Journal.create(uid, new_migration_id(), root)
     _audit(conn, journal, root)
     lock = ClusterLock(rest, Holder.me(journal.migration_id))
-    _take_lock(lock)
+    reason = _take_lock(lock)
     journal.append("migration-start", plan=plan.to_dict(), sim_manual=sim_manual)
-    return Runner(rest, plan, journal, options, _host_actions(conn, sim_manual), lock)
+    runner = Runner(rest, plan, journal, options, _host_actions(conn, sim_manual), lock)
+    runner.log("info", None, f"cluster lock taken: {reason}")
+    return runner
 
 
 def resume(conn, migration_id: str | None = None, options: RunOptions | None = None,
@@ -149,9 +151,10 @@ def resume(conn, migration_id: str | None = None, options: RunOptions | None = N
     plan = Plan.from_dict(start_record["plan"])
     _audit(conn, journal, root)
     lock = ClusterLock(rest, Holder.me(journal.migration_id))
-    _take_lock(lock)
+    reason = _take_lock(lock)
     manual = start_record.get("sim_manual", False) if sim_manual is None else sim_manual
     runner = Runner(rest, plan, journal, options, _host_actions(conn, manual), lock)
+    runner.log("info", None, f"cluster lock taken: {reason}")
     if journal.torn:
         runner.log("warning", None, journal.torn)
     return runner
@@ -163,8 +166,8 @@ def _audit(conn, journal: Journal, root) -> None:
     audit.attach(conn, lambda: {"migration": journal.migration_id, **journal.in_progress()}, path)
 
 
-def _take_lock(lock: ClusterLock) -> None:
+def _take_lock(lock: ClusterLock) -> str:
     try:
-        lock.acquire()
+        return lock.acquire()
     except LockError as exc:
         raise StartError(str(exc)) from exc

@@ -85,13 +85,17 @@ def decide(lease: dict | None, me: Holder, now: datetime, alive=pid_alive) -> tu
     renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
     duration = int(spec.get("leaseDurationSeconds") or LEASE_SECONDS)
     if renewed is None or renewed + timedelta(seconds=duration) < now:
-        return "take", f"the lock held by {identity} expired"
+        ago = "" if renewed is None else \
+            f" {int((now - renewed).total_seconds()) - duration}s ago (not renewed for {duration}s)"
+        return "take", f"the lock held by {identity} expired{ago}"
     other = Holder.parse(identity)
     if other and other.host == me.host and other.migration_id == me.migration_id and not alive(other.pid):
         return "take", f"the run that held the lock (pid {other.pid}) is gone"
     left = int((renewed + timedelta(seconds=duration) - now).total_seconds())
+    acquired = parse_time(spec.get("acquireTime")) or renewed
     return "refuse", (f"another migration holds the cluster lock {LEASE_NAMESPACE}/{LEASE_NAME}: "
-                      f"{identity}, renewed {spec.get('renewTime')}, expires in {left}s")
+                      f"{identity}, held for {int((now - acquired).total_seconds())}s, renewed "
+                      f"{int((now - renewed).total_seconds())}s ago, expires in {left}s")
 
 
 def lease_object(me: Holder, now: datetime, previous: dict | None) -> dict:

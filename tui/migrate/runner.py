@@ -92,16 +92,23 @@ class Runner:
         self.params = MigrationParams.from_dict(plan.params)
         self.control = Control()
         self.listeners: list[Callable[[Event], None]] = []
+        self._unheard: list[Event] = []  # logged before anyone listened (lock takeover, torn journal)
         self._done = journal.done_actions()
 
     # --- events ---------------------------------------------------------------------------
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
+        """Events from now on, after those logged while nobody listened."""
         self.listeners.append(callback)
+        unheard, self._unheard = self._unheard, []
+        for event in unheard:
+            callback(event)
 
     def log(self, level: str, step: str | None, message: str, done: int | None = None,
             total: int | None = None) -> None:
         event = Event(datetime.now(timezone.utc), level, step, message, done, total)
+        if not self.listeners:
+            self._unheard.append(event)
         for listener in list(self.listeners):
             listener(event)
 
