@@ -95,7 +95,10 @@ class DashboardScreen(Screen[None]):
             self.pane(name).set_class(name == active, "-active")
         tabs = self.query_one(Tabs)
         if tabs.active != f"tab-{active}":
-            tabs.active = f"tab-{active}"
+            # Only a click on a tab may move the focus: a queued echo of this change would
+            # otherwise pull the focus back from wherever it went since (the filter field).
+            with tabs.prevent(Tabs.TabActivated):
+                tabs.active = f"tab-{active}"
 
     @on(Tabs.TabActivated)
     def _tab_clicked(self, event: Tabs.TabActivated) -> None:

@@ -165,6 +165,9 @@ async def test_tab_walks_the_panes_at_80x24(seed_sim, messages):
         assert visible() == ["bgp"]
         await pilot.press("shift+tab", "shift+tab")
         assert visible() == ["pools"]
+        await pilot.click("#tab-bgp")  # the mouse works too
+        await pilot.pause()
+        assert visible() == ["bgp"] and app.focused.id == "peers-table"
         await pilot.resize_terminal(*WIDE)
         await pilot.pause()
         assert not screen.has_class("-narrow") and visible() == ["pools", "nodes", "bgp"]
