@@ -52,7 +52,8 @@ class RegistryCommands(Provider):
         matcher = self.matcher(query)
         for command in self._commands():
             text = f"{command.title}  ({keys.key_label(command)})"
-            score = max(matcher.match(text), matcher.match(command.help) * 0.5)
+            # A match in the name always ranks above one found only in the (long) description.
+            score = matcher.match(text) or matcher.match(command.help) * 0.1
             if score > 0:
                 yield Hit(score, matcher.highlight(text), self._run(command), text=text, help=command.help)
 
