@@ -17,9 +17,10 @@ from screens.yaml_view import YamlScreen
 from tui import keys
 from tui.model.bgp import Session
 from tui.model.config import PodState
-from widgets.bgp import role
+from widgets.bgp import BgpPane, role
+from widgets.freshness import describe
 from widgets.header import finding_line
-from widgets.nodes import per_pool, route_reflector_cell, status_cell, tunnel_cell
+from widgets.nodes import NodesPane, per_pool, route_reflector_cell, status_cell, tunnel_cell
 from widgets.table_sync import selected_key, sync_rows
 from widgets.usage import usage_cell
 
@@ -155,7 +156,9 @@ class NodeDetailScreen(Screen[None]):
         self.query_one("#blocks-table", DataTable).focus()
 
     def show_view(self, view) -> None:
-        summary = node_summary(view, self.node)
+        health = view.pane_health(NodesPane.RESOURCES + BgpPane.RESOURCES)
+        stale = f"{describe(health, self.app.clock())} — last known state, not current\n" if health.stale else ""
+        summary = stale + node_summary(view, self.node)
         widget = self.query_one("#summary", Static)
         if str(widget.content) != summary:
             widget.update(summary)

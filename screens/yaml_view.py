@@ -22,8 +22,11 @@ def object_yaml(obj: dict) -> str:
     return yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
+GONE = "✖ deleted from the cluster: this is its last known state"
+
+
 class YamlScreen(Screen[None]):
-    """Shows `obj`; `refresh_object` replaces it when the watched object changes while open."""
+    """Shows `obj` and follows it live while open."""
 
     BINDINGS = keys.bindings(keys.YAML)
     SCOPE = keys.YAML
@@ -33,11 +36,15 @@ class YamlScreen(Screen[None]):
     YamlScreen #yaml { width: auto; padding: 0 1; }
     """
 
-    def __init__(self, kind: str, obj: dict, note: str = "") -> None:
+    def __init__(self, kind: str, obj: dict) -> None:
         super().__init__()
         self.kind = kind
         self.obj = obj
-        self.note = note
+        self.note = ""
+
+    @property
+    def text(self) -> str:
+        return object_yaml(self.obj)
 
     @property
     def name_key(self) -> str:
@@ -53,20 +60,23 @@ class YamlScreen(Screen[None]):
         self._render_object()
         self.query_one(VerticalScroll).focus()
 
-    def refresh_object(self, obj: dict | None, note: str = "") -> None:
-        """Show the newest version, or say the object is gone while keeping the last one visible."""
+    def show_view(self, view) -> None:
+        """Follow the live object: a new resourceVersion replaces it; deletion keeps the last state, said so."""
+        obj = view.find(self.kind, self.name_key)
         if obj is None:
-            self.note = "deleted from the cluster: showing its last known state"
-        else:
-            self.obj, self.note = obj, note
-        self._render_object()
+            if self.note != GONE:
+                self.note = GONE
+                self._render_object()
+        elif obj.get("metadata", {}).get("resourceVersion") != self.obj.get("metadata", {}).get("resourceVersion"):
+            self.obj, self.note = obj, ""
+            self._render_object()
 
     def _render_object(self) -> None:
         rv = (self.obj.get("metadata") or {}).get("resourceVersion", "?")
         suffix = f" · {self.note}" if self.note else ""
         self.query_one("#title", Static).update(f"{self.kind}/{self.name_key} · resourceVersion {rv}{suffix}")
-        self.query_one("#yaml", Static).update(highlight(object_yaml(self.obj), language="yaml"))
+        self.query_one("#yaml", Static).update(highlight(self.text, language="yaml"))
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(object_yaml(self.obj))
+        self.app.copy_to_clipboard(self.text)
         self.notify(f"Copied {self.kind}/{self.name_key} to the clipboard (OSC 52).", timeout=3)

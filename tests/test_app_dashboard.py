@@ -13,9 +13,13 @@ import pytest
 from kubernetes import client, config
 
 from conftest import http, stop_simulator
+from screens.help import HelpScreen
 from screens.node_detail import NodeDetailScreen
 from screens.yaml_view import YamlScreen
-from tui.app import CalicoApp
+from textual.widgets import DataTable
+
+from tui import keys
+from tui.app import CalicoApp, RegistryCommands
 from tui.messages import ClusterUpdated, Connected
 from tui.session import LiveView, Session, status_name
 from tui.sim.simulator import Simulator
@@ -187,6 +191,13 @@ async def test_a_pool_disabled_through_the_api_shows_within_a_second(seed_sim, m
                     10)
         assert seed_sim.clock.now() - started < 1.0
 
+        await pilot.press("shift+tab", "y")  # the pool's YAML follows the live object
+        yaml_screen = await until(pilot, lambda: isinstance(app.screen, YamlScreen) and app.screen, "YAML")
+        assert "disabled: true" in yaml_screen.text
+        api.patch_cluster_custom_object("projectcalico.org", "v3", "ippools", "default-ipv4-ippool",
+                                        {"spec": {"disabled": False}})
+        await until(pilot, lambda: "disabled: true" not in yaml_screen.text, "the YAML view updated")
+
 
 async def test_watch_outage_greys_the_panes_and_recovers(seed_sim, messages):
     app = make_app(seed_sim, messages)
@@ -232,3 +243,22 @@ async def test_read_only_flag_wins_over_an_admin_identity(seed_sim, messages):
         assert app.screen.check_action("bgp_status", ()) is None
         await pilot.press("b")
         assert not app.screen_stack[-1].__class__.__name__ == "NodeStatusDialog"
+
+
+async def test_an_unchanged_view_redraws_nothing_and_the_palette_lists_the_registry(seed_sim, messages):
+    app = make_app(seed_sim, messages)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        await pilot.pause(0.3)
+        tables = list(app.dashboard.query(DataTable))
+        counts = [table._update_count for table in tables]
+        app.dashboard.show_view(app.view)  # the same picture again, as a coalesced no-op change set would
+        assert [table._update_count for table in tables] == counts
+
+        provider = RegistryCommands(app.screen)
+        titles = {hit.text.split("  (")[0] async for hit in provider.discover()}
+        assert {c.title for c in keys.commands(keys.DASHBOARD, keys.APP) if c.id != "palette"} <= titles
+        hits = [hit async for hit in provider.search("yaml")]
+        assert hits and hits[0].text.startswith("YAML")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.screen.scopes == (keys.DASHBOARD, keys.APP)
