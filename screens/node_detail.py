@@ -74,7 +74,7 @@ def session_state(session: Session) -> Text:
 
 def session_rows(view, node: str) -> dict[str, tuple]:
     rows = {}
-    for session in view.sessions.get(node, ()):
+    for session in view.sessions.get(node) or view.bgp.sessions(node):
         expected = session.expected
         key = f"{session.peer_ip}/{session.type}"
         rows[key] = (str(session.peer_ip), (expected.peer_node if expected else None) or "external",

@@ -117,8 +117,11 @@ async def test_panes_show_the_figures_of_the_model(seed_sim, messages):
         summary = str(app.dashboard.query_one("#bgp-summary").content)
         assert "AS 63400" in summary and "mesh ✖ off" in summary
         sessions = rows(app.dashboard.query_one("#sessions-table"))
+        for node in expected.cluster.nodes:
+            assert sessions[node.name][2] == str(len(expected.bgp.expected_peers(node.name)))
         for name, node_sessions in expected.sessions.items():
-            assert sessions[name][2] == str(sum(1 for s in node_sessions if s.expected is not None))
+            up = sum(1 for s in node_sessions if s.established)
+            assert sessions[name][3].endswith(f"{up}/{sum(1 for s in node_sessions if s.expected)} Established")
 
 
 async def test_filter_and_node_detail_by_keys_only(seed_sim, messages):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import os
 
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
+from model_builders import seed_raw
 from tui import keys
+from tui.model.cluster import ParseMemo, build_cluster
 from tui.sim.selectors import SelectorError
 from tui.terminal import apply_color_system, no_color, terminal_alive
 from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, describe, duration, worst
@@ -36,10 +39,6 @@ def test_help_rows_list_screen_commands_before_app_commands():
     labels = [row[0] for row in rows]
     assert labels.index("/") < labels.index("?")
     assert ("q", "Quit") == rows[[r[1] for r in rows].index("Quit")][:2]
-
-
-def test_migration_key_is_not_bound_until_the_screen_exists():
-    assert all(c.key != "m" for c in keys.COMMANDS)
 
 
 @pytest.mark.parametrize("choice, expected", [("truecolor", "truecolor"), ("256", "256"), ("16", "standard")])
@@ -131,3 +130,21 @@ async def test_sync_rows_touches_only_what_changed():
         assert sync_rows(table, {"a": ("a", "9"), "c": ("c", "3")})
         assert table.get_cell("a", "value") == "9"
         assert selected_key(table) == "a"
+
+
+def test_a_parse_memo_rebuilds_only_changed_objects():
+    raw = seed_raw()
+    memo = ParseMemo()
+    first = build_cluster(raw, memo)
+    memo.rotate()
+    assert first == build_cluster(seed_raw())
+    changed = copy.deepcopy(raw["nodes"][3])
+    changed["metadata"]["resourceVersion"] += "0"
+    changed["metadata"]["labels"]["route-reflector"] = "true"
+    raw["nodes"][3] = changed
+    second = build_cluster(raw, memo)
+    memo.rotate()
+    assert second == build_cluster(raw)
+    unchanged = [a is b for a, b in zip(first.nodes, second.nodes)]
+    assert unchanged == [i != 3 for i in range(len(first.nodes))]
+    assert second.nodes[3].route_reflector and not first.nodes[3].route_reflector

@@ -19,7 +19,7 @@ from tui.kube.rbac import Capabilities
 from tui.kube.reflector import Health
 from tui.model.bgp import BgpTopology, bgp_topology
 from tui.model.bgp import Session as BgpSession
-from tui.model.cluster import Cluster, build_cluster
+from tui.model.cluster import Cluster, ParseMemo, build_cluster
 from tui.model.findings import Finding, cluster_findings
 from tui.model.raw import RawCluster
 from tui.model.usage import NodeUsage, PoolUsage, node_usage, pool_usage
@@ -51,7 +51,9 @@ class LiveView:
     pools: tuple[PoolUsage, ...]
     nodes: tuple[NodeUsage, ...]
     bgp: BgpTopology
-    sessions: dict[str, tuple[BgpSession, ...]]
+    expected_peers: dict[str, int]  # BGP sessions each node should have, from the configuration
+    sessions: dict[str, tuple[BgpSession, ...]]  # merged with observed states, nodes with a CalicoNodeStatus
+    rr_clusters: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # cluster ID -> (reflectors, clients)
     findings: tuple[Finding, ...]
     raw: RawCluster
     health: dict[str, PaneHealth]
@@ -60,12 +62,23 @@ class LiveView:
 
     @classmethod
     def build(cls, raw: RawCluster, health: dict[str, PaneHealth], received: float,
-              changed: frozenset[str] = frozenset()) -> LiveView:
-        cluster = build_cluster(raw)
+              changed: frozenset[str] = frozenset(), memo: ParseMemo | None = None) -> LiveView:
+        """`memo` carried from one change set to the next keeps unchanged objects parsed.
+
+        Per-session detail is derived only for nodes that report sessions (a CalicoNodeStatus,
+        at most a handful); every other node gets its expected count, which stays cheap at
+        thousands of nodes. The node detail screen derives one node's sessions on demand.
+        """
+        cluster = build_cluster(raw, memo)
+        if memo is not None:
+            memo.rotate()
         topology = bgp_topology(cluster)
-        sessions = {node.name: topology.sessions(node.name) for node in cluster.nodes}
-        return cls(cluster, pool_usage(cluster), node_usage(cluster), topology, sessions,
-                   cluster_findings(cluster, topology), raw, health, received, changed)
+        reporting = {status.node for status in cluster.node_statuses}
+        sessions = {node.name: topology.sessions(node.name) for node in cluster.nodes if node.name in reporting}
+        expected = {node.name: topology.peer_count(node.name) for node in cluster.nodes}
+        return cls(cluster, pool_usage(cluster), node_usage(cluster), topology, expected, sessions,
+                   route_reflector_clusters(cluster, topology), cluster_findings(cluster, topology), raw,
+                   health, received, changed)
 
     def pane_health(self, resources: tuple[str, ...]) -> PaneHealth:
         """The worst health among the watches a pane depends on (unwatched ones are ignored)."""
@@ -74,6 +87,17 @@ class LiveView:
     def find(self, kind: str, name: str) -> dict | None:
         """The raw object `kind/name` as the API served it (for the YAML view)."""
         return next((o for o in self.raw.get(kind, ()) if o.get("metadata", {}).get("name") == name), None)
+
+
+def route_reflector_clusters(cluster: Cluster, topology: BgpTopology) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Route-reflector cluster ID → (its reflectors, the nodes they reflect routes for)."""
+    reflectors: dict[str, list[str]] = {}
+    for node in cluster.nodes:
+        if node.rr_cluster_id:
+            reflectors.setdefault(node.rr_cluster_id, []).append(node.name)
+    return {cluster_id: (tuple(names), tuple(sorted({p.peer_node for rr in names for p in topology.expected_peers(rr)
+                                                     if p.route_reflector_client and p.peer_node})))
+            for cluster_id, names in reflectors.items()}
 
 
 def failure_summary(error: BaseException | None) -> tuple[str, str]:
@@ -155,9 +179,11 @@ class Session:
 
     def subscribe(self, deliver: Callable[[LiveView], None]) -> None:
         """Call `deliver` with a built LiveView for every coalesced change set (cache thread)."""
+        memo = ParseMemo()
+
         def on_change(change: ChangeSet) -> None:
             health = {name: pane_health(h) for name, h in change.health.items()}
-            deliver(LiveView.build(change.raw, health, self.clock(), change.resources_changed))
+            deliver(LiveView.build(change.raw, health, self.clock(), change.resources_changed, memo))
 
         self.cache.subscribe(on_change, max_rate_hz=REFRESH_HZ)
 

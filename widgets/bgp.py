@@ -15,16 +15,13 @@ PEER_COLUMNS = ("name", "scope", "local side", "peer", "AS")
 SESSION_COLUMNS = ("node", "role", "expected", "observed (CalicoNodeStatus)")
 
 
-def rr_clusters(view) -> dict[str, tuple[list[str], list[str]]]:
-    """Route-reflector cluster ID → (its reflectors, the nodes they reflect for)."""
-    clusters: dict[str, tuple[list[str], list[str]]] = {}
-    for node in view.cluster.nodes:
-        if node.rr_cluster_id:
-            clusters.setdefault(node.rr_cluster_id, ([], []))[0].append(node.name)
-    for cluster_id, (reflectors, clients) in clusters.items():
-        clients.extend(sorted({p.peer_node for rr in reflectors for p in view.bgp.expected_peers(rr)
-                               if p.route_reflector_client and p.peer_node}))
-    return clusters
+def observed_sessions(view) -> tuple[int, int, int]:
+    """(sessions Established, sessions expected, nodes reporting) over the nodes whose
+    CalicoNodeStatus reports BGP; the migration screen's live strip shows the same figure."""
+    reporting = [name for name, sessions in view.sessions.items() if sessions and sessions[0].status_known]
+    established = sum(1 for name in reporting for s in view.sessions[name] if s.established)
+    expected = sum(1 for name in reporting for s in view.sessions[name] if s.expected is not None)
+    return established, expected, len(reporting)
 
 
 def bgp_summary(view) -> str:
@@ -33,13 +30,11 @@ def bgp_summary(view) -> str:
     mesh = "✔ on" if bgp.node_to_node_mesh else "✖ off"
     source = "" if bgp.present else " (defaults: no BGPConfiguration default)"
     lines = [f"AS {bgp.as_number} · node-to-node mesh {mesh}{source} · {len(view.cluster.peers)} BGPPeers"]
-    for cluster_id, (reflectors, clients) in sorted(rr_clusters(view).items()):
+    for cluster_id, (reflectors, clients) in sorted(view.rr_clusters.items()):
         lines.append(f"RR cluster {cluster_id}: ◆ {', '.join(reflectors)} → {len(clients)} clients")
-    reporting = [name for name, sessions in view.sessions.items() if sessions and sessions[0].status_known]
-    established = sum(1 for name in reporting for s in view.sessions[name] if s.established)
-    expected = sum(1 for name in reporting for s in view.sessions[name] if s.expected is not None)
+    established, expected, reporting = observed_sessions(view)
     if reporting:
-        lines.append(f"Observed: {established}/{expected} sessions Established on {len(reporting)} nodes "
+        lines.append(f"Observed: {established}/{expected} sessions Established on {reporting} nodes "
                      "with CalicoNodeStatus")
     else:
         lines.append("Observed: no CalicoNodeStatus yet (b requests live BGP status)")
@@ -71,12 +66,12 @@ def role(node) -> str:
     return "client"
 
 
-def observed_cell(node, sessions) -> Text:
+def observed_cell(node, expected: int, sessions) -> Text:
     if node.bgp_ipv4 is None:
         return Text("—")
-    if not sessions:
+    if not expected and not sessions:
         return Text("⚠ no BGP peers", style="bold yellow")
-    if not sessions[0].status_known:
+    if not sessions or not sessions[0].status_known:
         return Text("? not reported")
     up = sum(1 for s in sessions if s.established)
     expected = sum(1 for s in sessions if s.expected is not None)
@@ -88,9 +83,9 @@ def observed_cell(node, sessions) -> Text:
 def session_rows(view) -> dict[str, tuple]:
     rows = {}
     for node in view.cluster.nodes:
-        sessions = view.sessions.get(node.name, ())
-        expected = sum(1 for s in sessions if s.expected is not None)
-        rows[node.name] = (node.name, role(node), str(expected), observed_cell(node, sessions))
+        expected = view.expected_peers.get(node.name, 0)
+        rows[node.name] = (node.name, role(node), str(expected),
+                           observed_cell(node, expected, view.sessions.get(node.name, ())))
     return rows
 
 

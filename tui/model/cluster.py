@@ -117,11 +117,43 @@ class Cluster:
         return node.as_number if node.as_number is not None else self.bgp.as_number
 
 
+class ParseMemo:
+    """Parsed objects of the previous build, keyed by (parser, uid, resourceVersion), so that a live
+    view rebuilt for every change set parses only the objects that changed (same uid and
+    resourceVersion: same object). Entries a build did not use are dropped after it."""
+
+    def __init__(self) -> None:
+        self._previous: dict[tuple, Any] = {}
+        self._current: dict[tuple, Any] = {}
+
+    def parse(self, parse: Callable[[Any], T], obj: Any) -> T:
+        uid, version = _meta_field(obj, "uid"), _meta_field(obj, "resourceVersion")
+        if not (isinstance(uid, str) and isinstance(version, str)):
+            return parse(obj)
+        key = (parse, uid, version)
+        if key not in self._current:
+            if key in self._previous:
+                self._current[key] = self._previous[key]
+            else:
+                try:
+                    self._current[key] = parse(obj)
+                except Malformed as error:
+                    self._current[key] = error
+        result = self._current[key]
+        if isinstance(result, Malformed):
+            raise result
+        return result
+
+    def rotate(self) -> None:
+        self._previous, self._current = self._current, {}
+
+
 class _Reader:
     """Parses one RawCluster key's objects, collecting failures as Invalid entries."""
 
-    def __init__(self, raw: RawCluster) -> None:
+    def __init__(self, raw: RawCluster, memo: ParseMemo | None = None) -> None:
         self.raw = raw
+        self.memo = memo
         self.invalid: list[Invalid] = []
 
     def items(self, key: str) -> list[Any]:
@@ -135,7 +167,7 @@ class _Reader:
         out = []
         for obj in self.items(key) if items is None else items:
             try:
-                out.append(parse(obj))
+                out.append(self.memo.parse(parse, obj) if self.memo is not None else parse(obj))
             except Malformed as error:
                 self.invalid.append(Invalid(KINDS[key], object_name(obj), str(error)))
         return out
@@ -160,9 +192,10 @@ def _app(obj: Any) -> str | None:
     return labels.get("k8s-app") or _meta_field(obj, "name")
 
 
-def build_cluster(raw: RawCluster) -> Cluster:
-    """The typed picture of a raw snapshot; never raises on malformed objects."""
-    reader = _Reader(raw)
+def build_cluster(raw: RawCluster, memo: ParseMemo | None = None) -> Cluster:
+    """The typed picture of a raw snapshot; never raises on malformed objects. Pass the same `memo`
+    to successive builds of a live view to re-parse only changed objects (call `memo.rotate()` after each)."""
+    reader = _Reader(raw, memo)
     for key in raw:
         if key not in RAW_KEYS:
             reader.invalid.append(Invalid("RawCluster", key, "unknown key, ignored"))
