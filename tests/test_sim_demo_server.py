@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -25,6 +26,7 @@ def test_demo_server_serves_until_interrupted(tmp_path):
     kubeconfig = tmp_path / "kc"
     process = run_cli("demo-server", "--kubeconfig-out", str(kubeconfig))
     try:
+        assert select.select([process.stdout], [], [], 120)[0], "demo-server printed nothing in two minutes"
         url = process.stdout.readline().strip()
         assert url.startswith("https://127.0.0.1:")
         document = yaml.safe_load(kubeconfig.read_text())
@@ -38,7 +40,11 @@ def test_demo_server_serves_until_interrupted(tmp_path):
             api.close()
     finally:
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        try:
+            out, err = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     assert process.returncode == 0, err
     assert out == ""  # exactly one line: the URL, already read
 

@@ -4,6 +4,7 @@ keeps serving (the module fixture also fails on any unexpected server exception)
 from __future__ import annotations
 
 import json
+import os
 from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import http
 
+EXAMPLES = int(os.environ.get("CALICO_TUI_FUZZ_EXAMPLES", "250"))  # raise it for a longer hunt
 PATHS = [
     "/api/v1/namespaces/default/configmaps", "/api/v1/namespaces/default/configmaps/fuzz",
     "/api/v1/namespaces/default/pods", "/api/v1/namespaces/default/pods/fuzz",
@@ -71,7 +73,7 @@ def _check(sim, status: int, raw: bytes) -> None:
         assert document["kind"] == "Status" and document["code"] == status
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]), path=st.sampled_from(PATHS) | text,
        query=queries, body=bodies, content_type=st.sampled_from(CONTENT_TYPES),
        identity=st.sampled_from(["admin", "admin", "viewer"]))

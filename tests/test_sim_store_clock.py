@@ -111,3 +111,26 @@ def test_subscribers_may_write_and_see_events_in_commit_order():
     api.subscribe(mirror)
     api.create(configmaps, "default", cm("source"))
     assert seen == [("ADDED", "source"), ("ADDED", "copy")]
+
+
+def drain(watch) -> list:
+    out = []
+    while not watch.queue.empty():
+        item = watch.queue.get_nowait()
+        out.append(item if item is None else (item[0], item[1]["metadata"]["name"]))
+    return out
+
+
+def test_in_process_watch_and_a_consumer_too_far_behind(monkeypatch):
+    api = Api()
+    api.load(builtin_cluster.objects())
+    configmaps = api.type("configmaps")
+    watch = api.watch(configmaps, "default", label_selector="app=web", resource_version=str(api.store.resource_version))
+    api.create(configmaps, "default", {**cm("a"), "metadata": {"name": "a", "labels": {"app": "web"}}})
+    api.create(configmaps, "default", cm("b"))
+    assert drain(watch) == [("ADDED", "a")]
+    monkeypatch.setattr("tui.sim.api.WATCH_QUEUE_LIMIT", 2)
+    for name in ("c", "d", "e"):
+        api.create(configmaps, "default", {**cm(name), "metadata": {"name": name, "labels": {"app": "web"}}})
+    assert drain(watch) == [("ADDED", "c"), ("ADDED", "d"), None]
+    assert watch.closed

@@ -177,15 +177,14 @@ class Watch:
             return ("MODIFIED" if was else "ADDED", new)
         return ("DELETED", stamped(old, event.rv)) if was else None
 
-    def put(self, item: tuple[str, dict] | None) -> None:
+    def put(self, item: tuple[str, dict]) -> None:
         if self.closed:
             return
-        if item is not None and self.queue.qsize() >= WATCH_QUEUE_LIMIT:
+        if self.queue.qsize() >= WATCH_QUEUE_LIMIT:
             log.warning("watch on %s fell %d events behind; closing it", self.res.qualified, WATCH_QUEUE_LIMIT)
-            item = None
-        self.queue.put_nowait(item)
-        if item is None:
             self.stop()
+            return
+        self.queue.put_nowait(item)
 
     def _offer(self, event: Event) -> None:
         if event.rv <= self.after:

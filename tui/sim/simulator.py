@@ -136,6 +136,7 @@ class Simulator:
         self._components: list = [NamespaceController(self.api)]
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._loop_thread: int | None = None  # ident of the thread running the loop
         self._runner: web.AppRunner | None = None
         self._stopped: asyncio.Event | None = None
         self._add_control_routes()
@@ -194,7 +195,7 @@ class Simulator:
     def call(self, fn: Callable, *args, **kwargs):
         """Run `fn` on the simulator's loop and return its result (directly when not running there)."""
         loop = self._loop
-        if loop is None or not loop.is_running() or threading.current_thread() is self._thread:
+        if loop is None or not loop.is_running() or threading.get_ident() == self._loop_thread:
             return fn(*args, **kwargs)
 
         async def run():
@@ -206,7 +207,7 @@ class Simulator:
     async def start(self) -> str:
         """Listen (a free port on 127.0.0.1 unless given) and start the components; returns the URL."""
         loop = asyncio.get_running_loop()
-        self._loop = loop
+        self._loop, self._loop_thread = loop, threading.get_ident()
         self.api.bind_loop(loop)
         self.clock.attach(loop)
         self.url = await self._listen(self.port)
