@@ -14,8 +14,6 @@ from tui.kube.detect import detect
 from tui.kube.listing import read_cluster
 from tui.kube.reflector import Tuning
 from tui.kube.resources import object_key, resource_version
-from tui.sim.auth import Auth
-from tui.sim.simulator import Simulator
 
 FAST = Tuning(watch_timeout=3, read_timeout=5, list_read_timeout=3, connect_timeout=1,
               backoff_base=0.05, backoff_cap=0.4)
@@ -174,34 +172,20 @@ def test_errors_and_latency_show_in_health_then_converge(live, conn, sim):
     assert eventually(lambda: received[-1].health["nodes"].synced)
 
 
-def restarted(sim) -> Simulator:
-    """Stop `sim`, then serve its state with the same tokens on the same port from a new process
-    image (a fresh Simulator), as an apiserver restart does."""
-    port = int(sim.url.rsplit(":", 1)[1])
-    saved = sim.api.snapshot()
-    sim.stop()
-    new = Simulator(port=port)
-    new.auth = new.server.auth = Auth(dict(sim.tokens))
-    # etcd keeps its revision across an apiserver restart; the new watch cache has no history.
-    new.store._rv = new.store._compacted = int(saved["store"]["resourceVersion"])
-    new.api.restore(saved)
-    return new
-
-
 def test_server_restart_with_state_kept(live, conn, sim):
     cache, info, received = live
-    new = restarted(sim)
+    restart = threading.Thread(target=sim.restart, kwargs={"downtime": 1.5})
+    restart.start()
     try:
-        outage = eventually(lambda: (h := cache.health()["ippools"]).error and h)
-        assert "connection refused" in outage.error and outage.reconnecting_since is not None
+        outage = eventually(lambda: (h := cache.health()["ippools"]).error and h, 5)
+        assert outage and "connection refused" in outage.error and outage.reconnecting_since is not None
         assert eventually(lambda: received[-1].health["ippools"].error)
-        new.start_in_thread()
-        conn.request("POST", POOLS_V3, body=pool("after-restart", "10.80.0.0/16"))
-        assert eventually(lambda: converged(cache, conn, info), 20)
-        assert any(p["metadata"]["name"] == "after-restart" for p in cache.snapshot()["ippools"])
-        assert eventually(lambda: all(h.synced and not h.error for h in cache.health().values()), 10)
     finally:
-        new.stop()
+        restart.join()
+    conn.request("POST", POOLS_V3, body=pool("after-restart", "10.80.0.0/16"))
+    assert eventually(lambda: converged(cache, conn, info), 20)
+    assert any(p["metadata"]["name"] == "after-restart" for p in cache.snapshot()["ippools"])
+    assert eventually(lambda: all(h.synced and not h.error for h in cache.health().values()), 10)
 
 
 def test_stop_is_prompt_even_when_the_server_hangs(conn, sim):
