@@ -151,8 +151,9 @@ class Watch:
     (for example because the consumer fell too far behind).
     """
 
-    def __init__(self, api: Api, res: ResourceType, namespace: str | None, labels, fields):
+    def __init__(self, api: Api, res: ResourceType, namespace: str | None, labels, fields, copies: bool = True):
         self.api, self.res, self.namespace = api, res, namespace or None
+        self._convert = api._served if copies else api._view
         self._labels, self._fields = labels, fields
         self._filtered = not (labels.empty and fields.empty)
         self.queue: asyncio.Queue = asyncio.Queue()
@@ -168,10 +169,10 @@ class Watch:
             return None
         if self.namespace is not None and object_key(event.obj)[0] != self.namespace:
             return None
-        new = self.api._served(self.res, event.obj)
+        new = self._convert(self.res, event.obj)
         if event.type != "MODIFIED" or not self._filtered:
             return (event.type, new) if self.matches(new) else None
-        old = self.api._served(self.res, event.old)
+        old = self._convert(self.res, event.old)
         was, now = self.matches(old), self.matches(new)
         if now:
             return ("MODIFIED" if was else "ADDED", new)
@@ -273,6 +274,14 @@ class Api:
     def _served(self, res: ResourceType, stored: dict) -> dict:
         return self.strategy(res).from_storage(self, res, clone(stored))
 
+    def _view(self, res: ResourceType, stored: dict) -> dict:
+        """The served form for read-only use (serialising a list or a watch event): when the type
+        converts nothing but apiVersion and kind, a shallow copy sharing nested data with the store."""
+        strategy = self.strategy(res)
+        if type(strategy).from_storage is Strategy.from_storage:
+            return {**stored, "apiVersion": res.api_version, "kind": res.kind}
+        return strategy.from_storage(self, res, clone(stored))
+
     def _stored(self, res: ResourceType, namespace: str | None, name: str) -> dict:
         obj = self.store.get(res.storage_key, namespace or "" if res.namespaced else "", name)
         if obj is None:
@@ -303,8 +312,10 @@ class Api:
     @_on_loop
     def list_page(self, res: ResourceType, namespace: str | None = None, label_selector: str | None = None,
                   field_selector: str | None = None, limit: int | None = None, continue_token: str | None = None,
-                  resource_version: str | None = None, resource_version_match: str | None = None) -> ListResult:
-        """A list with the API's resourceVersion, resourceVersionMatch, limit and continue rules."""
+                  resource_version: str | None = None, resource_version_match: str | None = None,
+                  copies: bool = True) -> ListResult:
+        """A list with the API's resourceVersion, resourceVersionMatch, limit and continue rules.
+        `copies=False` returns read-only objects that may share data with the store (faster)."""
         self._require_verb(res, "list")
         labels, fields = self._selectors(res, label_selector, field_selector)
         current, start = self.store.resource_version, None
@@ -334,6 +345,7 @@ class Api:
             self.store.list_at(res.storage_key, at, ns)
         items, remaining, last = [], 0, None
         unfiltered = labels.empty and fields.empty
+        convert = self._served if copies else self._view
         for obj in stored:
             key = object_key(obj)
             if start is not None and key <= start:
@@ -342,7 +354,7 @@ class Api:
             if full and unfiltered:
                 remaining += 1  # every further object counts; no need to convert it
                 continue
-            served = self._served(res, obj)
+            served = convert(res, obj)
             if not (labels.matches(meta(served).get("labels") or {}) and fields.matches(served)):
                 continue
             if full:
@@ -356,18 +368,18 @@ class Api:
     @_on_loop
     def watch(self, res: ResourceType, namespace: str | None = None, label_selector: str | None = None,
               field_selector: str | None = None, resource_version: str | None = None,
-              send_initial_events: bool | None = None) -> Watch:
+              send_initial_events: bool | None = None, copies: bool = True) -> Watch:
         """Start a watch. Without a resourceVersion (or "0"), or with `send_initial_events`, current
         objects come first as ADDED; with `send_initial_events` a BOOKMARK annotated
         `k8s.io/initial-events-end` follows them. Raises 410 Expired when the history no longer
         reaches back to `resource_version`."""
         self._require_verb(res, "watch")
         labels, fields = self._selectors(res, label_selector, field_selector)
-        watch = Watch(self, res, namespace if res.namespaced else None, labels, fields)
+        watch = Watch(self, res, namespace if res.namespaced else None, labels, fields, copies)
         initial = send_initial_events if send_initial_events is not None else resource_version in (None, "", "0")
         if initial:
             for obj in self.store.list(res.storage_key, watch.namespace):
-                served = self._served(res, obj)
+                served = watch._convert(res, obj)
                 if watch.matches(served):
                     watch.put(("ADDED", served))
             if send_initial_events:

@@ -604,7 +604,7 @@ class ApiServer:
         page = self.api.list_page(res, namespace, q.get("labelSelector"), q.get("fieldSelector"),
                                   limit=parse_int(q.get("limit"), "limit", minimum=0),
                                   continue_token=q.get("continue") or None, resource_version=q.get("resourceVersion"),
-                                  resource_version_match=q.get("resourceVersionMatch") or None)
+                                  resource_version_match=q.get("resourceVersionMatch") or None, copies=False)
         if wants_table(request.headers.get("Accept", "")):
             table = self._table(res, page.items, q)
             table["metadata"] = {"resourceVersion": page.resource_version}
@@ -643,7 +643,7 @@ class ApiServer:
         else:
             try:
                 watch = self.api.watch(res, namespace, q.get("labelSelector"), q.get("fieldSelector"),
-                                       resource_version=rv, send_initial_events=initial)
+                                       resource_version=rv, send_initial_events=initial, copies=False)
             except errors.ApiError as exc:
                 if exc.code != 410:
                     raise
