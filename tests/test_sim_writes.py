@@ -290,3 +290,42 @@ def test_calico_v3_is_backed_by_v1_storage(sim, admin_client):
     with pytest.raises(ApiException) as info:
         custom.create_cluster_custom_object("projectcalico.org", "v3", "ippools", overlapping)
     assert info.value.status == 422
+
+
+def test_delete_collection_with_a_selector(sim, admin_client):
+    core = client.CoreV1Api(admin_client)
+    for name, tier in (("a", "web"), ("b", "web"), ("c", "db"), ("d", "db")):
+        core.create_namespaced_config_map("default", {"metadata": {"name": name, "labels": {"tier": tier}}})
+    core.delete_collection_namespaced_config_map("default", field_selector="metadata.name=d")
+    status, _, raw = http(sim, "DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=tier%3Dweb")
+    assert status == 200 and [i["metadata"]["name"] for i in json.loads(raw)["items"]] == ["a", "b"]
+    assert [c.metadata.name for c in core.list_namespaced_config_map("default").items] == ["c"]
+
+
+def test_apps_replace_and_delete(sim, admin_client):
+    apps = client.AppsV1Api(admin_client)
+    created = apps.create_namespaced_deployment("default", DEPLOYMENT)
+    created.spec.replicas = 4
+    replaced = apps.replace_namespaced_deployment("web", "default", created)
+    assert replaced.spec.replicas == 4 and replaced.metadata.generation == 2
+    with pytest.raises(ApiException) as info:
+        apps.replace_namespaced_deployment("web", "default", replaced.to_dict() | {
+            "spec": {**replaced.to_dict()["spec"], "selector": {"matchLabels": {"app": "other"}}}})
+    assert info.value.status == 422
+    apps.delete_namespaced_deployment("web", "default")
+    assert apps.list_namespaced_deployment("default").items == []
+
+
+def test_namespace_finalize_subresource(sim, admin_client):
+    core = client.CoreV1Api(admin_client)
+    core.create_namespace({"metadata": {"name": "held"}})
+    core.create_namespaced_pod("held", {"metadata": {"name": "p"}, "spec": {
+        "nodeName": "worker-1", "containers": [{"name": "c", "image": "i"}]}})
+    core.delete_namespace("held")
+    assert core.read_namespace("held").status.phase == "Terminating"  # the pod waits for its kubelet
+    status, _, raw = http(sim, "PUT", "/api/v1/namespaces/held/finalize",
+                          {"metadata": {"name": "held"}, "spec": {"finalizers": []}})
+    assert status == 200 and json.loads(raw)["spec"]["finalizers"] == []
+    with pytest.raises(ApiException) as info:
+        core.read_namespace("held")
+    assert info.value.status == 404
