@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from tui.kube.connection import Connection
+from tui.kube.heartbeat import Heartbeat
 from tui.kube.reflector import Health, Reflector, Tuning
 from tui.kube.resources import WatchSpec, watch_specs
 from tui.model.raw import RAW_KEYS, RawCluster
@@ -110,6 +111,8 @@ class ClusterCache:
             specs = watch_specs(served or {})
         self.conn = conn
         self._reflectors = [Reflector(conn, spec, self._changed, tuning) for spec in specs]
+        self._heartbeat = Heartbeat(conn, self._heartbeat_changed, tuning.heartbeat_interval,
+                                    tuning.heartbeat_timeout)
         self._by_key: dict[str, list[Reflector]] = {}
         for reflector in self._reflectors:
             self._by_key.setdefault(reflector.spec.key, []).append(reflector)
@@ -122,6 +125,7 @@ class ClusterCache:
         self._started = True
         for reflector in self._reflectors:
             reflector.start()
+        self._heartbeat.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> bool:
@@ -132,9 +136,10 @@ class ClusterCache:
             subscription.cancel()
         for reflector in self._reflectors:
             reflector.stop()
+        self._heartbeat.stop()
         deadline = time.monotonic() + timeout
         stopped = True
-        for thread in [*self._reflectors, *subscriptions]:
+        for thread in [*self._reflectors, self._heartbeat, *subscriptions]:
             stopped = thread.join(max(0.0, deadline - time.monotonic())) and stopped
         return stopped
 
@@ -168,7 +173,11 @@ class ClusterCache:
         return raw
 
     def health(self) -> dict[str, Health]:
-        return {key: combine_health(r.health for r in reflectors)
+        """Per key; while the server does not answer at all, every key is stale whatever its
+        watches last said (a hung server fails no watch until its read timeout)."""
+        silent = self._heartbeat.down_since
+        return {key: combine_health([*(r.health for r in reflectors),
+                                     *([Health(False, silent, self._heartbeat.error)] if silent else [])])
                 for key, reflectors in self._by_key.items()}
 
     def subscribe(self, callback: Callable[[ChangeSet], None], max_rate_hz: float = 4.0) -> Subscription:
@@ -183,6 +192,17 @@ class ClusterCache:
         with self._lock:
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
+
+    def _heartbeat_changed(self) -> None:
+        """The server stopped or started answering: every key's health changed; once it answers
+        again, re-establish every watch (one may be a dead connection that would never fail)."""
+        if self._heartbeat.down_since is None:
+            self.relist()
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for key in self.keys:
+            for subscription in subscriptions:
+                subscription.notify(key, False, True)
 
     def _changed(self, reflector: Reflector, data: bool, health: bool) -> None:
         with self._lock:

@@ -38,6 +38,8 @@ class Tuning:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     page_size: int = PAGE_SIZE
+    heartbeat_interval: float = 1.0     # how often the cache asks whether the server answers at all
+    heartbeat_timeout: float = 3.0      # no answer within this: every collection is stale
 
     def __post_init__(self) -> None:
         if self.read_timeout <= self.watch_timeout * 1.25:
