@@ -329,3 +329,17 @@ def test_namespace_finalize_subresource(sim, admin_client):
     with pytest.raises(ApiException) as info:
         core.read_namespace("held")
     assert info.value.status == 404
+
+
+def test_pod_replace_with_the_submitted_manifest_is_defaulted_before_comparing(sim, admin_client):
+    core = client.CoreV1Api(admin_client)
+    manifest = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}
+    created = core.create_namespaced_pod("default", manifest)
+    relabelled = {**manifest, "metadata": {"name": "p", "labels": {"a": "b"},
+                                           "resourceVersion": created.metadata.resource_version}}
+    assert core.replace_namespaced_pod("p", "default", relabelled).metadata.labels == {"a": "b"}
+    with pytest.raises(ApiException) as info:
+        core.patch_namespaced_pod("p", "default", {"spec": {"restartPolicy": "Never"}})
+    assert info.value.status == 422
+    assert core.patch_namespaced_pod("p", "default", {"spec": {"containers": [
+        {"name": "c", "image": "nginx:2"}]}}).spec.containers[0].image == "nginx:2"

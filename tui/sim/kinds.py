@@ -122,7 +122,8 @@ class PodStrategy(Strategy):
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
 
     def prepare_update(self, api, res, new, old, dry_run=False):
-        if _mutable_pod_spec(new.get("spec") or {}) != _mutable_pod_spec(old.get("spec") or {}):
+        pod_spec_defaults(new.setdefault("spec", {}), admission=True)
+        if _mutable_pod_spec(new["spec"]) != _mutable_pod_spec(old.get("spec") or {}):
             raise errors.invalid(res, _name(new), [field_error("Forbidden", "spec", POD_UPDATE_FORBIDDEN)])
 
     def grace_period(self, obj, requested):
