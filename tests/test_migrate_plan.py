@@ -224,7 +224,7 @@ def make_plan(snap=None, **request):
 def test_plan_order_and_contents_for_recreate_nodes():
     plan = make_plan()
     assert plan.ids == ("create-pool", "kube-proxy", "cni-pins", "disable-old-pool", "roll-workloads",
-                        "node-podcidrs", "kube-controller-manager", "kubeadm-config", "verify-old-pool-empty",
+                        "kcm-pause-allocation", "node-podcidrs", "kube-controller-manager", "kubeadm-config", "verify-old-pool-empty",
                         "delete-old-pool", "calico-node-env")
     create = plan.step("create-pool").changes[0]
     assert create.op == "create" and create.after["apiVersion"] == "projectcalico.org/v3"
@@ -249,9 +249,15 @@ def test_plan_order_and_contents_for_recreate_nodes():
     assert recreate.after["spec"]["unschedulable"] is True
     assert recreate.after["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == ""
     assert "-  podCIDR: 192.168.2.0/24" in recreate.diff and "+  podCIDR: 172.21.2.0/24" in recreate.diff
+    pause = plan.step("kcm-pause-allocation")
+    assert [h.args for h in pause.hosts] == [{"allocate-node-cidrs": "false"}] * 3
+    assert "-    - --allocate-node-cidrs=true\n" in pause.hosts[0].diff
+    assert "+    - --allocate-node-cidrs=false\n" in pause.hosts[0].diff
     kcm = plan.step("kube-controller-manager")
     assert [h.node for h in kcm.hosts] == ["node01", "node02", "node03"]
     assert kcm.hosts[0].args == {"cluster-cidr": TARGET, "allocate-node-cidrs": "true"}
+    # the diff starts from the manifest as the pause step left it
+    assert "-    - --allocate-node-cidrs=false\n" in kcm.hosts[0].diff
     assert "-    - --cluster-cidr=192.168.0.0/16" in kcm.hosts[0].diff
     assert "+    - --cluster-cidr=172.21.0.0/16" in kcm.hosts[0].diff
     assert any("sed -i 's|- --cluster-cidr=192.168.0.0/16$|- --cluster-cidr=172.21.0.0/16|'" in c
@@ -266,7 +272,7 @@ def test_plan_order_and_contents_for_recreate_nodes():
 
 def test_disable_allocation_and_drain_plans():
     plan = make_plan(node_strategy="disable-allocation", roll="drain")
-    assert "node-podcidrs" not in plan.ids
+    assert "node-podcidrs" not in plan.ids and "kcm-pause-allocation" not in plan.ids
     assert plan.step("kube-controller-manager").hosts[0].args["allocate-node-cidrs"] == "false"
     kubeadm = yaml.safe_load(plan.step("kubeadm-config").changes[0].after["data"]["ClusterConfiguration"])
     assert kubeadm["controllerManager"]["extraArgs"] == [{"name": "allocate-node-cidrs", "value": "false"}]
@@ -296,7 +302,7 @@ def test_runbook_and_yaml_objects_validate_against_the_crds():
     plan = make_plan()
     text = render_markdown(plan)
     for heading in ("# Runbook: move pods from 192.168.0.0/16 to 172.21.0.0/16", "## Preflight", "## Steps",
-                    "### 6. Re-create each Node", "**On node01** (edit-kcm)", "## Approval", "```diff"):
+                    "### 7. Re-create each Node", "**On node01** (edit-kcm)", "## Approval", "```diff"):
         assert heading in text
     document = yaml.safe_load(render_yaml(plan))
     assert document == plan_document(plan)

@@ -80,10 +80,8 @@ def dry_run(plan: Plan, rest: Rest) -> Plan:
             try:
                 if change.op == "create":
                     rest.create(res, ref.namespace, change.after, dry_run=True)
-                elif change.op == "update":
-                    body = dict(change.after, metadata={k: v for k, v in change.after["metadata"].items()
-                                                        if k != "resourceVersion"})
-                    rest.replace(res, ref.namespace, ref.name, body, dry_run=True)
+                elif change.op == "update":  # with the read's resourceVersion, as custom resources need
+                    rest.replace(res, ref.namespace, ref.name, change.after, dry_run=True)
                 else:  # delete, and the delete half of a Node's re-creation
                     rest.delete(res, ref.namespace, ref.name, dry_run=True)
                 verdict = DryRun("accepted")

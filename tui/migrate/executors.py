@@ -285,9 +285,8 @@ async def run_roll(r: Runner, step: Step) -> None:
             r.progress(step.id, done, total, f"moving {owner[0] if owner else 'pod'} "
                                              f"{'/'.join(owner[1:]) if owner else ''}".strip())
             mine = [p for p in pods if top_owner(p, workloads) == owner]
-            if r.params.roll != "drain" and _restartable(owner, mine, workloads) \
-                    and not r.is_done(step.id, f"restart:{_owner_ref(owner)}"):
-                await _restart_owner(r, step, owner)
+            if r.params.roll != "drain" and _restartable(owner, mine, workloads) and attempt == 0:
+                await _restart_owner(r, step, owner)  # waits for the rollout, also when resumed
                 continue
             for pod in mine:
                 await _move_pod(r, step, pod, workloads)
@@ -501,6 +500,7 @@ EXECUTORS = {
     "disable-old-pool": run_disable_old_pool,
     "roll-workloads": run_roll,
     "node-podcidrs": run_node_podcidrs,
+    "kcm-pause-allocation": run_kcm,
     "kube-controller-manager": run_kcm,
     "kubeadm-config": run_kubeadm,
     "verify-old-pool-empty": run_verify,

@@ -7,12 +7,13 @@ Order (kubernetes.md §1.6, calico.md §5, adapted to the strategies):
 3. cni-pins: CNI config and namespace annotations name the new pool
 4. disable-old-pool: no new addresses from the old pool; tunnel addresses re-home
 5. roll-workloads: every pod with an old address replaced (rollout restarts or node drains)
-6. node-podcidrs: (recreate-nodes) each Node re-created with its planned podCIDR
-7. kube-controller-manager: the manifest on every control-plane node (manual, per host)
-8. kubeadm-config: podSubnet, so `kubeadm upgrade` does not undo 2 and 7
-9. verify-old-pool-empty: no pod, block allocation or tunnel address left in the old range
-10. delete-old-pool
-11. calico-node-env: CALICO_IPV4POOL_CIDR, so a pool-less restart cannot bring the old range back
+6. kcm-pause-allocation: (recreate-nodes) node CIDR allocation off while podCIDRs are mixed
+7. node-podcidrs: (recreate-nodes) each Node re-created with its planned podCIDR
+8. kube-controller-manager: the manifest on every control-plane node (manual, per host)
+9. kubeadm-config: podSubnet, so `kubeadm upgrade` does not undo 2 and 8
+10. verify-old-pool-empty: no pod, block allocation or tunnel address left in the old range
+11. delete-old-pool
+12. calico-node-env: CALICO_IPV4POOL_CIDR, so a pool-less restart cannot bring the old range back
 
 Objects that several steps change (the operator's Installation) are projected from step to step,
 so every diff shows exactly that step's change.
@@ -32,12 +33,11 @@ from tui.migrate.nodecidrs import plan_node_cidrs
 from tui.migrate.params import DISABLE_ALLOCATION, DRAIN, KEEP, RECREATE_NODES, MigrationParams
 from tui.migrate.rest import IPPOOLS_V1, IPPOOLS_V3
 from tui.migrate.steps import API, MANUAL, VERIFY, Change, HostTask, ObjectRef, Plan, Step
-from tui.migrate.transforms import (apply_transform, installation_pool_entry, kcm_command,
-                                    recreated_node)
+from tui.migrate.transforms import apply_transform, installation_pool_entry, recreated_node
 from tui.migrate.workloads import (name_of, namespace_of, pdbs_for, pinned_to, pod_key, pods_to_move,
                                    top_owner)
 from tui.model.findings import Finding
-from tui.sim.static_pods import manifest_from_mirror
+from tui.sim.static_pods import manifest_from_mirror, set_flags
 
 KCM_MANIFEST = "/etc/kubernetes/manifests/kube-controller-manager.yaml"
 KUBE_SYSTEM = "kube-system"
@@ -303,49 +303,80 @@ def _flag_commands(node: str, before: list[str], after: list[str]) -> tuple[str,
     return tuple(commands)
 
 
-def step_kcm(snap: Snapshot, params: MigrationParams) -> Step | None:
+def _kcm_pods(snap: Snapshot) -> list[dict]:
     pods = [p for p in snap.raw.get("pods") or []
             if ((p.get("metadata") or {}).get("labels") or {}).get("component") == "kube-controller-manager"]
-    if not pods:
-        return None
-    allocate = params.node_strategy != DISABLE_ALLOCATION
-    masks = {k.node_cidr_mask_size_ipv4 for k in snap.cluster.controller_managers}
-    mask = params.node_cidr_mask if allocate and params.node_cidr_mask not in masks else None
+    return sorted(pods, key=lambda p: p["spec"].get("nodeName", ""))
+
+
+def _kcm_hosts(snap: Snapshot, flags: dict[str, str], earlier: dict[str, str]) -> tuple[HostTask, ...]:
+    """Per control-plane node: the manifest edit setting `flags`, after an earlier step set `earlier`."""
     hosts = []
-    for pod in sorted(pods, key=lambda p: p["spec"].get("nodeName", "")):
+    for pod in _kcm_pods(snap):
         node = pod["spec"].get("nodeName", "")
         before = manifest_from_mirror(pod)
         before.pop("status", None)
         container = before["spec"]["containers"][0]
-        command = kcm_command(container.get("command") or [], params.target_cidr, allocate, mask)
+        container["command"] = set_flags(container.get("command") or [], earlier)
         after = yaml.safe_load(yaml.safe_dump(before))
-        after["spec"]["containers"][0]["command"] = command
-        args = {"cluster-cidr": params.target_cidr, "allocate-node-cidrs": "true" if allocate else "false"}
-        if mask is not None:
-            args["node-cidr-mask-size"] = str(mask)
+        after["spec"]["containers"][0]["command"] = set_flags(container["command"], flags)
         hosts.append(HostTask(
-            node=node, action="edit-kcm", args=args, file=KCM_MANIFEST,
+            node=node, action="edit-kcm", args=dict(flags), file=KCM_MANIFEST,
             diff=_manifest_diff(node, before, after),
-            commands=_flag_commands(node, container.get("command") or [], command),
+            commands=_flag_commands(node, container["command"], after["spec"]["containers"][0]["command"]),
             verify=f"mirror pod kube-controller-manager-{node} runs with "
-                   + " ".join(f"--{k}={v}" for k, v in args.items()) + ", Running and Ready, no crash restarts"))
+                   + " ".join(f"--{k}={v}" for k, v in flags.items()) + ", Running and Ready, no crash restarts"))
+    return tuple(hosts)
+
+
+PAUSE_FLAGS = {"allocate-node-cidrs": "false"}
+MANIFEST_NOTE = (" The manifest is a file on each control-plane host (the API only shows the read-only "
+                 "mirror pod), so this is done on the hosts, one at a time; the kubelet restarts the pod.")
+
+
+def step_kcm_pause(snap: Snapshot, params: MigrationParams) -> Step | None:
+    """Before node podCIDRs change (recreate-nodes): stop node CIDR allocation, so that a
+    kube-controller-manager restart while nodes carry a mix of old and new podCIDRs is harmless."""
+    if params.node_strategy != RECREATE_NODES or not _kcm_pods(snap):
+        return None
+    return Step(
+        id="kcm-pause-allocation", title="Pause node CIDR allocation in kube-controller-manager", kind=MANUAL,
+        why="While nodes are re-created, some carry old and some new podCIDRs; no single --cluster-cidr "
+            "contains both, so a kube-controller-manager that restarts in that window (leader change, "
+            "upgrade, OOM) would crash-loop on 'failed to mark cidr … as occupied' and take every "
+            "controller down, the outage in the operator notes. With --allocate-node-cidrs=false the node "
+            "IPAM controller does not run; the re-created nodes get their podCIDRs from the plan." + MANIFEST_NOTE,
+        if_skipped="Any kube-controller-manager restart during the node step crash-loops.",
+        hosts=_kcm_hosts(snap, PAUSE_FLAGS, {}),
+        verify="each mirror pod runs with --allocate-node-cidrs=false and stays Running and Ready",
+        rollback="put back the saved manifest (/root/kube-controller-manager.yaml.bak) on each host")
+
+
+def step_kcm(snap: Snapshot, params: MigrationParams) -> Step | None:
+    if not _kcm_pods(snap):
+        return None
+    allocate = params.node_strategy != DISABLE_ALLOCATION
+    masks = {k.node_cidr_mask_size_ipv4 for k in snap.cluster.controller_managers}
+    flags = {"cluster-cidr": params.target_cidr, "allocate-node-cidrs": "true" if allocate else "false"}
+    if allocate and params.node_cidr_mask not in masks:
+        flags["node-cidr-mask-size"] = str(params.node_cidr_mask)
     why = {RECREATE_NODES: "Every node now has a podCIDR inside the new range, so kube-controller-manager can "
-                           "start with --cluster-cidr=" + params.target_cidr + " and keep allocating node CIDRs.",
+                           f"start with --cluster-cidr={params.target_cidr} and allocate node CIDRs again.",
            DISABLE_ALLOCATION: "With --allocate-node-cidrs=false the node IPAM controller does not start at "
                                "all, so the old node podCIDRs cannot crash it; calico-ipam never used them.",
            KEEP: f"{params.target_cidr} contains every existing node podCIDR, so the allocator accepts them."}
+    earlier = PAUSE_FLAGS if params.node_strategy == RECREATE_NODES else {}
     return Step(
         id="kube-controller-manager",
         title="Change kube-controller-manager's flags on every control-plane node", kind=MANUAL,
-        why=why[params.node_strategy] + " The manifest is a file on each control-plane host: the API "
-            "only shows the read-only mirror pod, so this is done on the hosts, one at a time.",
-        if_skipped="kube-controller-manager keeps allocating node CIDRs from the old range, and kubeadm "
-                   "and the node CIDRs disagree.",
-        hosts=tuple(hosts),
+        why=why[params.node_strategy] + MANIFEST_NOTE,
+        if_skipped="kube-controller-manager keeps the old cluster CIDR: kubeadm, the nodes and the "
+                   "controller disagree, and new nodes get podCIDRs from the old range.",
+        hosts=_kcm_hosts(snap, flags, earlier),
         preconditions=("every node podCIDR is inside the new cluster CIDR" if allocate else
                        "calico-ipam is the IPAM",),
         verify="each mirror pod shows the new flags and stays Running and Ready",
-        rollback=f"put back the saved manifest (/root/kube-controller-manager.yaml.bak) on each host")
+        rollback="put back the saved manifest (/root/kube-controller-manager.yaml.bak) on each host")
 
 
 def step_kubeadm(snap: Snapshot, params: MigrationParams, proj: Projection) -> Step | None:
@@ -423,6 +454,7 @@ def build_plan(snap: Snapshot, params: MigrationParams, findings: list[Finding],
         lambda: step_cni_pins(snap, params, proj),
         lambda: step_disable_old_pool(snap, params, proj),
         lambda: step_roll(snap, params, proj, stamp),
+        lambda: step_kcm_pause(snap, params),
         lambda: step_node_podcidrs(snap, params, stamp),
         lambda: step_kcm(snap, params),
         lambda: step_kubeadm(snap, params, proj),

@@ -405,10 +405,21 @@ class Runner:
 
 
 def _describe(changes: dict) -> str:
+    """One line for a change set; a named list item that appears or goes as a whole is one entry."""
+    groups: dict[tuple, list] = {}
+    for path, (old, new) in changes.items():
+        cut = next((i + 1 for i, part in enumerate(path) if str(part).startswith("[")), len(path))
+        groups.setdefault(tuple(path[:cut]), []).append((path, old, new))
     parts = []
-    for path, (old, new) in sorted(changes.items(), key=lambda kv: kv[0]):
-        name = ".".join(str(p) for p in path if p != "<document>")
-        parts.append(f"{name}: {_short(old)} → {_short(new)}")
+    for head, items in sorted(groups.items(), key=lambda kv: [str(p) for p in kv[0]]):
+        name = ".".join(str(p) for p in head if p != "<document>")
+        if len(items) > 1 and all(old is ABSENT for _, old, _ in items):
+            parts.append(f"{name}: added")
+        elif len(items) > 1 and all(new is ABSENT for _, _, new in items):
+            parts.append(f"{name}: removed")
+        else:
+            parts += [f"{'.'.join(str(p) for p in path if p != '<document>')}: {_short(old)} → {_short(new)}"
+                      for path, old, new in sorted(items, key=lambda i: [str(p) for p in i[0]])]
     return "; ".join(parts)
 
 

@@ -16,8 +16,6 @@ from typing import Callable
 
 import yaml
 
-from tui.sim.static_pods import set_flags
-
 PIN_ANNOTATION = "cni.projectcalico.org/ipv4pools"
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 MIGRATION_ANNOTATION = "calico-tui.io/migration"
@@ -225,13 +223,3 @@ def recreated_node(node: dict, pod_cidr: str, marker: str) -> dict:
             "metadata": {"name": meta["name"], "labels": dict(meta.get("labels") or {}),
                          "annotations": annotations},
             "spec": new_spec}
-
-
-def kcm_command(command: list[str], cluster_cidr: str, allocate_node_cidrs: bool,
-                node_cidr_mask: int | None) -> list[str]:
-    """kube-controller-manager's command line with the migration's flags."""
-    flags: dict[str, str | None] = {"cluster-cidr": cluster_cidr,
-                                    "allocate-node-cidrs": "true" if allocate_node_cidrs else "false"}
-    if allocate_node_cidrs and node_cidr_mask is not None:
-        flags["node-cidr-mask-size"] = str(node_cidr_mask)
-    return set_flags(command, flags)
