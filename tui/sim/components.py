@@ -8,6 +8,8 @@ the clock, and adds the control routes `/_sim/controllers` and `/_sim/hosts`.
 
 from __future__ import annotations
 
+import gc
+
 from tui.sim import errors
 from tui.sim.controllers.base import ControllerManager, Timings
 from tui.sim.controllers.bgp_status import BgpStatus
@@ -32,6 +34,24 @@ HOST_ACTIONS = ("edit-kcm", "restart-kubelet", "stop-kubelet", "start-kubelet", 
 
 
 def install(sim, scenario, boot: bool = True) -> ControllerManager:
+    if not scenario.generated:
+        return _install(sim, scenario, boot)
+    gc.disable()  # a big cluster is hundreds of thousands of acyclic dicts: see tui.sim.scenarios.large
+    try:
+        return _install(sim, scenario, boot)
+    finally:
+        gc.enable()
+        gc.freeze()
+
+
+def _install(sim, scenario, boot: bool) -> ControllerManager:
+    if scenario.generated:
+        keys = {}
+        for obj in scenario.generated:
+            kind = (obj["apiVersion"], obj["kind"])
+            if kind not in keys:
+                keys[kind] = sim.api.resource_for(obj).storage_key
+        sim.store.bulk_create((keys[(o["apiVersion"], o["kind"])], o) for o in scenario.generated)
     hosts = Hosts(scenario.hosts)
     manager = ControllerManager(sim.api, sim.clock, hosts, Namer(scenario.seed))
     manager.ctx.events = manager.add(EventRecorder(manager.ctx))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 from tui.sim.static_pods import KCM, get_flag, manifest_hash, set_flags
@@ -35,7 +36,7 @@ class Host:
 
     @property
     def ip(self) -> str:
-        return str(ipaddress.ip_interface(self.address).ip)
+        return _ip(self.address)
 
     @property
     def kubelet_running(self) -> bool:
@@ -74,6 +75,11 @@ class Host:
                    static_pods=copy.deepcopy(data.get("staticPods") or {}),
                    node_labels=dict(data.get("nodeLabels") or {}), machine=dict(data.get("machine") or {}),
                    cni_config=copy.deepcopy(data.get("cniConfig")))
+
+
+@lru_cache(maxsize=None)
+def _ip(address: str) -> str:
+    return str(ipaddress.ip_interface(address).ip)
 
 
 class HostError(ValueError):

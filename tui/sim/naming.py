@@ -21,10 +21,10 @@ class Namer:
 
     def suffix(self, length: int = 5) -> str:
         """What the apiserver appends to a generateName."""
-        return "".join(self._rng.choice(SAFE_ALPHABET) for _ in range(length))
+        return safe_encode(self._rng.getrandbits(5 * length), length)
 
     def hex(self, length: int) -> str:
-        return "".join(self._rng.choice("0123456789abcdef") for _ in range(length))
+        return f"{self._rng.getrandbits(4 * length):0{length}x}"
 
     def container_id(self) -> str:
         """A containerd container/sandbox ID (64 hex characters)."""

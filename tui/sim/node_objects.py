@@ -111,13 +111,17 @@ def node_conditions(now: float, ready: bool, old: list[dict] | None = None,
     return conds
 
 
+def node_addresses(host: Host) -> list[dict]:
+    return [{"address": host.ip, "type": "InternalIP"}, {"address": host.name, "type": "Hostname"}]
+
+
 def node_status(host: Host, now: float, ready: bool = True, old: dict | None = None,
                 network: tuple[str, str, str] | None = None) -> dict:
     """The whole `status` of a Node (what the kubelet posts through nodes/status)."""
     old = old or {}
     cap, alloc = capacity(host)
     return {
-        "addresses": [{"address": host.ip, "type": "InternalIP"}, {"address": host.name, "type": "Hostname"}],
+        "addresses": node_addresses(host),
         "allocatable": alloc, "capacity": cap,
         "conditions": node_conditions(now, ready, old.get("conditions"), network),
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},

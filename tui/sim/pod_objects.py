@@ -9,9 +9,12 @@ from __future__ import annotations
 import copy
 import hashlib
 
-from tui.sim.clock import rfc3339
+from functools import lru_cache
+
+from tui.sim.clock import rfc3339 as _rfc3339
 from tui.sim.kinds import pod_spec_defaults, qos_class
 
+rfc3339 = lru_cache(maxsize=4096)(_rfc3339)  # pods started together share timestamps
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 CALICO_CONTAINER_ID = "cni.projectcalico.org/containerID"
 CALICO_POD_IP = "cni.projectcalico.org/podIP"
@@ -56,6 +59,7 @@ def defaulted_pod(pod: dict) -> dict:
     return pod
 
 
+@lru_cache(maxsize=1024)
 def full_image(image: str) -> str:
     """containerd's fully qualified image reference, as shown in containerStatuses."""
     name = image if ":" in image.rsplit("/", 1)[-1] else f"{image}:latest"
@@ -67,6 +71,7 @@ def full_image(image: str) -> str:
     return name
 
 
+@lru_cache(maxsize=1024)
 def image_id(image: str) -> str:
     repo = full_image(image).rsplit(":", 1)[0]
     return f"{repo}@sha256:{hashlib.sha256(full_image(image).encode()).hexdigest()}"
@@ -84,7 +89,9 @@ def _condition(kind: str, status: str, now: str, reason: str | None = None,
 
 def _keep_transitions(old: list[dict], new: list[dict]) -> list[dict]:
     """Keep lastTransitionTime of conditions whose status did not change."""
-    before = {c["type"]: c for c in old or []}
+    if not old:
+        return new
+    before = {c["type"]: c for c in old}
     for cond in new:
         prev = before.get(cond["type"])
         if prev and prev.get("status") == cond["status"]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from tui.sim.resources import StorageKey
 
@@ -182,6 +182,14 @@ class Store:
     def set_history_size(self, size: int) -> None:
         self._history_size = max(1, size)
         self._trim()
+
+    def bulk_create(self, entries: Iterable[tuple[StorageKey, dict]]) -> None:
+        """Insert many new objects without events: for building a big cluster before anyone watches
+        (each object still gets its own revision; the history starts after them)."""
+        for key, obj in entries:
+            self._rv += 1
+            self._objects.setdefault(key, {})[object_key(obj)] = stamped(obj, self._rv)
+        self.compact()
 
     def compact(self) -> None:
         """Forget all history: every older revision becomes too old (a fault tests inject)."""

@@ -22,6 +22,8 @@ from tui.sim.errors import ApiError
 
 log = logging.getLogger(__name__)
 
+CNI_INSTALLED = "cni-installed"  # host notification: calico-node wrote the node's CNI config
+
 # (group, version, plural) of every type the controllers read or write.
 PODS = ("", "v1", "pods")
 NODES = ("", "v1", "nodes")
@@ -66,19 +68,28 @@ def controller_uid(obj: dict) -> list[str]:
             if r.get("controller") and r.get("uid")][:1]
 
 
+def controlled_by(cache: ObjectCache, key: Key, uid: str) -> list[dict]:
+    """Objects of type `key` whose controller (ownerReference with controller: true) is `uid`."""
+    return [o for o in cache.by_index(key, BY_OWNER, uid) if controller_uid(o) == [uid]]
+
+
+def namespace_of(obj: dict) -> list[str]:
+    return [(obj.get("metadata") or {}).get("namespace") or ""]
+
+
 def owner_uids(obj: dict) -> list[str]:
     return [r["uid"] for r in (obj.get("metadata") or {}).get("ownerReferences") or [] if r.get("uid")]
 
 
-# Indexes every controller may use: cache.by_index(key, name, value).
+# Indexes every controller may use: cache.by_index(key, name, value). BY_OWNER groups by every
+# owner uid; see `controlled_by` for the objects an owner controls.
 BY_NODE = "node"
-BY_CONTROLLER = "controller"
 BY_OWNER = "owner"
+BY_NAMESPACE = "namespace"
 COMMON_INDEXES = (
+    (("", "pods"), BY_NAMESPACE, namespace_of),
     (("", "pods"), BY_NODE, node_of_pod),
-    (("", "pods"), BY_CONTROLLER, controller_uid),
     (("", "pods"), BY_OWNER, owner_uids),
-    (("apps", "replicasets"), BY_CONTROLLER, controller_uid),
     (("apps", "replicasets"), BY_OWNER, owner_uids),
 )
 
@@ -199,9 +210,8 @@ class ControllerManager:
         """Fill the cache from the Api, subscribe to changes and host actions, queue initial work."""
         api = self.ctx.api
         for gvr in CACHED:
-            if self.ctx.has(gvr):
-                items, _ = api.list(self.ctx.res(gvr))
-                self.cache.replace(key_of(gvr), items)
+            if self.ctx.has(gvr):  # stored objects are never mutated: the cache may share them
+                self.cache.replace(key_of(gvr), api.store.list(self.ctx.res(gvr).storage_key))
         for key, name, fn in COMMON_INDEXES:
             self.cache.add_index(key, name, fn)
         for controller in self.controllers:

@@ -18,8 +18,8 @@ from tui.model.bgp import MESH, bgp_topology
 from tui.model.cluster import build_cluster
 from tui.sim.clock import parse_rfc3339, rfc3339
 from tui.sim.controllers import ipam_blocks as ib
-from tui.sim.controllers.base import (BGPCONFIGURATIONS, BGPPEERS, BY_NODE, CALICONODESTATUSES, IPAMBLOCKS,
-                                      IPPOOLS, NODES, PODS, Controller, key_of)
+from tui.sim.controllers.base import (BGPCONFIGURATIONS, BGPPEERS, BY_NODE, CALICONODESTATUSES, CNI_INSTALLED,
+                                      IPAMBLOCKS, IPPOOLS, NODES, PODS, Controller, key_of)
 from tui.sim.controllers.calico_node import is_calico_node
 from tui.sim.controllers.ipam import pool_spec
 from tui.sim.node_objects import is_node_ready
@@ -52,6 +52,7 @@ class BgpStatus(Controller):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._topology = None
+        self._expected: dict[str, tuple] = {}
         self._sessions: dict[str, dict[str, SessionState]] = {}  # node -> peer ip -> state
         self._reconfigured: dict[str, float] = {}
 
@@ -69,14 +70,23 @@ class BgpStatus(Controller):
             yield from self.initial_keys()
 
     def on_host(self, node, action):
-        yield from self.initial_keys()
+        if action != CNI_INSTALLED:
+            yield from self.initial_keys()
 
     def topology(self):
         if self._topology is None:
             raw = {"nodes": self.cache.list(NODE), "bgpconfigurations": self.cache.list(key_of(BGPCONFIGURATIONS)),
                    "bgppeers": self.cache.list(key_of(BGPPEERS))}
             self._topology = bgp_topology(build_cluster(raw))
+            self._expected = {}
         return self._topology
+
+    def expected(self, node: str) -> tuple:
+        """The node's configured sessions (memoised with the topology they come from)."""
+        topology = self.topology()
+        if node not in self._expected:
+            self._expected[node] = topology.expected_peers(node)
+        return self._expected[node]
 
     def up(self, node: str | None) -> bool:
         """The node's BGP speaker runs: host up, node Ready, calico-node running."""
@@ -114,7 +124,7 @@ class BgpStatus(Controller):
         """Move each session towards the state its ends imply, after the transition delay."""
         topology = self.topology()
         current = self._sessions.setdefault(node, {})
-        expected = {str(p.peer_ip): p for p in topology.expected_peers(node)}
+        expected = {str(p.peer_ip): p for p in self.expected(node)}
         own = topology.speakers.get(node)
         own_ip = str(own.bgp_ipv4.ip) if own is not None else None
         delay = self.ctx.timings.bgp_transition
@@ -125,7 +135,7 @@ class BgpStatus(Controller):
                 del current[ip]  # BIRD drops a protocol removed from its configuration at once
         for ip, peer in expected.items():
             reciprocated = peer.peer_node is None or any(
-                str(back.peer_ip) == own_ip for back in topology.expected_peers(peer.peer_node))
+                str(back.peer_ip) == own_ip for back in self.expected(peer.peer_node))
             wanted = ESTABLISHED if self.up(peer.peer_node) and reciprocated else (
                 "Active" if self.up(peer.peer_node) else "Connect")
             session = current.get(ip)
@@ -176,7 +186,7 @@ class BgpStatus(Controller):
             source = "NodeMesh" if session.type == MESH else "BGPPeer"
             learnt.setdefault(peer.name, (source, ip))
             if peer.rr_cluster_id is not None:
-                for other in topology.expected_peers(peer.name):
+                for other in self.expected(peer.name):
                     if other.peer_node and other.peer_node != node and self.up(other.peer_node):
                         learnt.setdefault(other.peer_node, (source, ip))
         pools = [pool_spec(p) for p in self.cache.list(key_of(IPPOOLS))]

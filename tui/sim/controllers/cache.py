@@ -24,15 +24,15 @@ class Index:
         self.fn = fn
         self.groups: dict[str, dict[tuple[str, str], dict]] = {}
 
-    def add(self, obj: dict) -> None:
+    def add(self, obj: dict, key: tuple[str, str]) -> None:
         for value in self.fn(obj):
-            self.groups.setdefault(value, {})[obj_key(obj)] = obj
+            self.groups.setdefault(value, {})[key] = obj
 
-    def remove(self, obj: dict) -> None:
+    def remove(self, obj: dict, key: tuple[str, str]) -> None:
         for value in self.fn(obj):
             group = self.groups.get(value)
             if group is not None:
-                group.pop(obj_key(obj), None)
+                group.pop(key, None)
                 if not group:
                     del self.groups[value]
 
@@ -41,53 +41,59 @@ class ObjectCache:
     def __init__(self) -> None:
         self._objects: dict[Key, dict[tuple[str, str], dict]] = {}
         self._indexes: dict[tuple[Key, str], Index] = {}
+        self._by_key: dict[Key, list[Index]] = {}
 
     def add_index(self, key: Key, name: str, fn: Callable[[dict], Iterable[str]]) -> None:
-        index = self._indexes.setdefault((key, name), Index(fn))
-        for obj in self._objects.get(key, {}).values():
-            index.add(obj)
+        if (key, name) in self._indexes:
+            return
+        index = self._indexes[(key, name)] = Index(fn)
+        self._by_key.setdefault(key, []).append(index)
+        for k, obj in self._objects.get(key, {}).items():
+            index.add(obj, k)
 
     def replace(self, key: Key, objects: Iterable[dict]) -> None:
         """Load a whole type (the informer's initial list)."""
-        for (k, _), index in self._indexes.items():
-            if k == key:
-                index.groups.clear()
-        self._objects[key] = {}
-        for obj in objects:
-            self.upsert(key, obj)
+        self._objects[key] = {obj_key(obj): obj for obj in objects}
+        for index in self._by_key.get(key, ()):
+            index.groups.clear()
+            for k, obj in self._objects[key].items():
+                index.add(obj, k)
 
     def upsert(self, key: Key, obj: dict) -> None:
         objects = self._objects.setdefault(key, {})
-        old = objects.get(obj_key(obj))
-        for (k, _), index in self._indexes.items():
-            if k == key:
-                if old is not None:
-                    index.remove(old)
-                index.add(obj)
-        objects[obj_key(obj)] = obj
+        k = obj_key(obj)
+        old = objects.get(k)
+        for index in self._by_key.get(key, ()):
+            if old is not None:
+                index.remove(old, k)
+            index.add(obj, k)
+        objects[k] = obj
 
     def remove(self, key: Key, obj: dict) -> None:
-        old = self._objects.get(key, {}).pop(obj_key(obj), None)
+        k = obj_key(obj)
+        old = self._objects.get(key, {}).pop(k, None)
         if old is not None:
-            for (k, _), index in self._indexes.items():
-                if k == key:
-                    index.remove(old)
+            for index in self._by_key.get(key, ()):
+                index.remove(old, k)
 
     def get(self, key: Key, namespace: str | None, name: str) -> dict | None:
         return self._objects.get(key, {}).get((namespace or "", name))
 
     def list(self, key: Key, namespace: str | None = None) -> list[dict]:
+        """Objects in the order they were first seen (deterministic for a deterministic history)."""
         objects = self._objects.get(key, {})
         if namespace is None:
-            return [objects[k] for k in sorted(objects)]
-        return [objects[k] for k in sorted(objects) if k[0] == namespace]
+            return list(objects.values())
+        return [obj for k, obj in objects.items() if k[0] == namespace]
 
     def count(self, key: Key) -> int:
         return len(self._objects.get(key, {}))
 
     def by_index(self, key: Key, name: str, value: str) -> list[dict]:
-        group = self._indexes[(key, name)].groups.get(value, {})
-        return [group[k] for k in sorted(group)]
+        return list(self._indexes[(key, name)].groups.get(value, {}).values())
+
+    def count_index(self, key: Key, name: str, value: str) -> int:
+        return len(self._indexes[(key, name)].groups.get(value, ()))
 
     def index_values(self, key: Key, name: str) -> list[str]:
         return sorted(self._indexes[(key, name)].groups)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import ipaddress
 
 from tui.sim.controllers import ipam_blocks as ib
-from tui.sim.controllers.base import (BY_NODE, CONFIGMAPS, INSTALLATIONS, IPAMHANDLES, IPPOOLS, IPPOOLS_V3, NODES,
-                                      PODS, Controller, key_of)
+from tui.sim.controllers.base import (BY_NODE, CNI_INSTALLED, CONFIGMAPS, INSTALLATIONS, IPAMHANDLES, IPPOOLS,
+                                      IPPOOLS_V3, NODES, PODS, Controller, key_of)
 from tui.sim.controllers.cluster_info import ensure_cluster_objects
 from tui.sim.controllers.ipam import Ipam, IpamError, parse_cni_config, pool_spec
 from tui.sim.static_pods import cluster_configuration
@@ -120,7 +120,7 @@ class CalicoNode(Controller):
                 yield ("tunnel", node)
 
     def on_host(self, node, action):
-        if action != "cni-installed":
+        if action != CNI_INSTALLED:
             yield ("startup", node)
 
     def sync(self, key) -> None:
@@ -158,7 +158,7 @@ class CalicoNode(Controller):
         host.cni_config = self._cni_config(pod)
         self._started[node] = instance
         if first_install:
-            self.ctx.hosts.notify(node, "cni-installed")
+            self.ctx.hosts.notify(node, CNI_INSTALLED)
         self.enqueue(("tunnel", node))
 
     def _configmap(self, namespace: str, name: str) -> dict | None:
@@ -176,7 +176,7 @@ class CalicoNode(Controller):
         self.set_status(NODES, node_obj, {**status, "conditions": conds})
 
     def _default_pool(self, env: dict[str, str]) -> None:
-        if any(ipaddress.ip_network(pool_spec(p).get("cidr", "0.0.0.0/0"), strict=False).version == 4
+        if any(ib.network(pool_spec(p).get("cidr", "0.0.0.0/0")).version == 4
                for p in self.cache.list(POOL)):
             return
         kubeadm = self._configmap("kube-system", "kubeadm-config")
@@ -222,7 +222,7 @@ class CalicoNode(Controller):
                     if tunnel_type == ib.VXLAN_TUNNEL:
                         changes[VXLAN_MAC] = None
                 continue
-            nets = [ipaddress.ip_network(pool_spec(p)["cidr"]) for p in pools]
+            nets = [ib.network(pool_spec(p)["cidr"]) for p in pools]
             if current and current in held and any(ipaddress.ip_address(current) in n for n in nets):
                 continue
             if held:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from functools import lru_cache
 
 from tui.model.selector import SelectorError, parse_selector
 from tui.sim.calico_v3 import ippool_defaults
@@ -33,8 +34,19 @@ class IpamError(Exception):
 
 
 def pool_spec(pool: dict) -> dict:
-    """An IPPool's spec with libcalico-go's read defaults."""
-    return ippool_defaults(pool.get("spec") or {})
+    """An IPPool's spec with libcalico-go's read defaults (memoised per stored revision; read-only)."""
+    meta = pool.get("metadata") or {}
+    key = (meta.get("name"), meta.get("resourceVersion"))
+    if key[1] is None:
+        return ippool_defaults(pool.get("spec") or {})
+    if key not in _POOL_SPECS:
+        if len(_POOL_SPECS) > 1024:
+            _POOL_SPECS.clear()
+        _POOL_SPECS[key] = ippool_defaults(pool.get("spec") or {})
+    return _POOL_SPECS[key]
+
+
+_POOL_SPECS: dict[tuple, dict] = {}
 
 
 def pool_enabled(pool: dict) -> bool:
@@ -56,6 +68,7 @@ def is_ipv4(cidr: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=64)
 def parse_cni_config(text: str | None) -> dict:
     """The CNI conflist template of `calico-config` (its `__CNI_MTU__`-style placeholders filled)."""
     if not text:

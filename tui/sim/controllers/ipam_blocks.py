@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from tui.sim.clock import rfc3339
 
@@ -63,15 +64,22 @@ def handle_name(handle_id: str) -> str:
     return handle_id.lower()
 
 
+@lru_cache(maxsize=4096)
 def calico_timestamp(seconds: float) -> str:
     """Go `time.Time.String()` of a UTC time, the format of `secondary.timestamp`."""
     when = datetime.fromtimestamp(seconds, tz=timezone.utc)
     return when.strftime("%Y-%m-%d %H:%M:%S.") + f"{when.microsecond * 1000:09d} +0000 UTC"
 
 
+@lru_cache(maxsize=65536)
+def network(cidr: str):
+    """A parsed CIDR (cached: the same few thousand block CIDRs are parsed over and over)."""
+    return ipaddress.ip_network(cidr)
+
+
 def block_size_of(cidr: str) -> int:
     """Number of addresses in a block (its capacity)."""
-    return ipaddress.ip_network(cidr).num_addresses
+    return network(cidr).num_addresses
 
 
 def in_use(spec: dict) -> int:
@@ -80,12 +88,12 @@ def in_use(spec: dict) -> int:
 
 
 def ordinal_ip(cidr: str, ordinal: int) -> str:
-    return str(ipaddress.ip_network(cidr).network_address + ordinal)
+    return str(network(cidr).network_address + ordinal)
 
 
 def ip_ordinal(cidr: str, ip: str) -> int | None:
     """The ordinal of `ip` in the block, or None when the block does not contain it."""
-    net = ipaddress.ip_network(cidr)
+    net = network(cidr)
     addr = ipaddress.ip_address(ip)
     if addr.version != net.version or addr not in net:
         return None
@@ -172,11 +180,12 @@ def tunnel_attributes(node: str, tunnel_type: str = IPIP_TUNNEL) -> dict:
     return {"node": node, "type": tunnel_type}
 
 
-def allocate(spec: dict, handle_id: str, secondary: dict) -> tuple[dict, int]:
-    """Assign the head of the free queue to `handle_id`; returns (new spec, ordinal)."""
+def allocate(spec: dict, handle_id: str, secondary: dict, in_place: bool = False) -> tuple[dict, int]:
+    """Assign the head of the free queue to `handle_id`; returns (new spec, ordinal).
+    `in_place` changes `spec` itself (for generators that own their blocks)."""
     if not spec["unallocated"]:
         raise BlockFull(spec["cidr"])
-    new = _copy_spec(spec)
+    new = spec if in_place else _copy_spec(spec)
     ordinal = new["unallocated"].pop(0)
     new["attributes"].append({"handle_id": handle_id, "secondary": dict(secondary)})
     new["allocations"][ordinal] = len(new["attributes"]) - 1
@@ -223,6 +232,6 @@ def _copy_spec(spec: dict) -> dict:
     new = dict(spec)
     new["allocations"] = list(spec["allocations"])
     new["unallocated"] = list(spec["unallocated"])
-    new["attributes"] = [dict(a) for a in spec["attributes"]]
+    new["attributes"] = list(spec["attributes"])  # entries are never changed in place
     new["sequenceNumberForAllocation"] = dict(spec.get("sequenceNumberForAllocation") or {})
     return new

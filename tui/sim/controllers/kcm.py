@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from tui.sim.controllers.base import NODES, PODS, Controller, key_of
+from tui.sim.controllers.base import CNI_INSTALLED, NODES, PODS, Controller, key_of
 from tui.sim.controllers.events import WARNING
 from tui.sim.pod_objects import backoff_seconds, crashloop_container, running_status
 from tui.sim.static_pods import KCM, get_flag
@@ -107,7 +107,8 @@ class KubeControllerManager(Controller):
             yield obj["spec"].get("nodeName")
 
     def on_host(self, node, action):
-        yield node
+        if action != CNI_INSTALLED:
+            yield node
 
     def _mirror(self, node: str) -> dict | None:
         return self.cache.get(POD, NAMESPACE, f"{KCM}-{node}")

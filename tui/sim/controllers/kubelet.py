@@ -15,7 +15,7 @@ from tui.sim.controllers import ipam_blocks as ib
 from tui.sim.controllers.base import BY_NODE, NODES, PODS, Controller, key_of, node_of_pod
 from tui.sim.controllers.events import WARNING
 from tui.sim.controllers.ipam import Ipam, IpamError, pod_handle
-from tui.sim.node_objects import kubelet_labels, node_status, registered_node
+from tui.sim.node_objects import capacity, kubelet_labels, node_addresses, node_info, node_status, registered_node
 from tui.sim.pod_objects import (CALICO_CONTAINER_ID, CALICO_POD_IP, CALICO_POD_IPS, creating_status, is_mirror,
                                  is_ready, is_terminal, running_status, with_readiness)
 from tui.sim.static_pods import CONFIG_HASH, KCM, MIRROR_ANNOTATION, mirror_pod
@@ -60,7 +60,8 @@ class Kubelet(Controller):
     def on_host(self, node, action):
         yield ("node", node)
         for pod in self.cache.by_index(POD, BY_NODE, node):
-            yield ("pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            if not _settled(pod) or not is_ready(pod) or pod["metadata"].get("deletionTimestamp"):
+                yield ("pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
 
     def sync(self, key) -> None:
         if key[0] == "node":
@@ -83,9 +84,9 @@ class Kubelet(Controller):
             return
         self._registered[name] = host.kubelet_starts
         status = node.get("status") or {}
-        want = node_status(host, now, ready=True, old=status)
-        if _status_differs(status, want):
-            api.update(self.ctx.res(NODES), None, name, {**node, "status": want}, subresource="status")
+        if _status_differs(status, host):
+            api.update(self.ctx.res(NODES), None, name,
+                       {**node, "status": node_status(host, now, ready=True, old=status)}, subresource="status")
         labels = node["metadata"].get("labels") or {}
         missing = {k: v for k, v in kubelet_labels(host).items() if labels.get(k) != v}
         if missing:
@@ -99,9 +100,9 @@ class Kubelet(Controller):
             meta = manifest.get("metadata") or {}
             wanted[(meta.get("namespace", "kube-system"), f"{meta.get('name')}-{host.name}")] = manifest_name
         for pod in self.cache.by_index(POD, BY_NODE, host.name):
-            key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
             if not is_mirror(pod):
                 continue
+            key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
             manifest_name = wanted.get(key)
             current = pod["metadata"]["annotations"].get(MIRROR_ANNOTATION)
             if manifest_name is None or current != host.static_hash(manifest_name):
@@ -223,10 +224,10 @@ def _creating(pod: dict) -> bool:
                for s in (pod.get("status") or {}).get("containerStatuses") or [])
 
 
-def _status_differs(old: dict, new: dict) -> bool:
-    """Whether the kubelet must post: readiness, addresses or boot changed (no periodic heartbeats)."""
-    def ready(status):
-        return next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    return (ready(old) != "True" or old.get("addresses") != new["addresses"]
-            or (old.get("nodeInfo") or {}).get("bootID") != new["nodeInfo"]["bootID"]
-            or old.get("capacity") != new["capacity"])
+def _status_differs(old: dict, host) -> bool:
+    """Whether the kubelet must post: readiness, addresses, boot or capacity changed (the simulator
+    sends no periodic heartbeats)."""
+    ready = next((c.get("status") for c in old.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return (ready != "True" or old.get("addresses") != node_addresses(host)
+            or (old.get("nodeInfo") or {}).get("bootID") != node_info(host)["bootID"]
+            or old.get("capacity") != capacity(host)[0])

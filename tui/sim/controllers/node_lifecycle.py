@@ -9,7 +9,7 @@ longer exists are garbage-collected (force-deleted), as the pod GC does.
 from __future__ import annotations
 
 from tui.sim.clock import parse_rfc3339, rfc3339
-from tui.sim.controllers.base import BY_NODE, NODES, PODS, Controller, key_of
+from tui.sim.controllers.base import BY_NODE, CNI_INSTALLED, NODES, PODS, Controller, key_of
 from tui.sim.node_objects import NOT_READY_TAINT_KEY, UNREACHABLE_TAINT_KEY, is_node_ready, node_conditions
 from tui.sim.pod_objects import is_ready, with_readiness
 
@@ -44,7 +44,8 @@ class NodeLifecycle(Controller):
                 yield ("orphans", obj["spec"]["nodeName"])
 
     def on_host(self, node, action):
-        yield ("node", node)
+        if action != CNI_INSTALLED:
+            yield ("node", node)
 
     def sync(self, key) -> None:
         kind, name = key

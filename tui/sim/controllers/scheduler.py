@@ -7,7 +7,9 @@ workload's pods, then by fewest pods, then by name, so placement is deterministi
 
 from __future__ import annotations
 
-from tui.sim.controllers.base import BY_NODE, NODES, PODS, Controller, key_of
+from collections import Counter
+
+from tui.sim.controllers.base import BY_NODE, BY_OWNER, NODES, PODS, Controller, key_of
 from tui.sim.controllers.events import WARNING
 from tui.sim.node_objects import is_node_ready
 from tui.sim.pod_objects import controller_ref
@@ -115,11 +117,12 @@ class Scheduler(Controller):
                 self.ctx.events.emit(pod, "FailedScheduling", message, WARNING, "default-scheduler")
             return
         owner = (controller_ref(pod) or {}).get("uid")
+        siblings = Counter(p["spec"].get("nodeName") for p in self.cache.by_index(POD, BY_OWNER, owner)) \
+            if owner else Counter()
 
         def score(node: dict):
-            here = self.cache.by_index(POD, BY_NODE, node["metadata"]["name"])
-            same = sum(1 for p in here if owner and (controller_ref(p) or {}).get("uid") == owner)
-            return same, len(here), node["metadata"]["name"]
+            name = node["metadata"]["name"]
+            return siblings[name], self.cache.count_index(POD, BY_NODE, name), name
 
         target = min(fits, key=score)["metadata"]["name"]
         self.ctx.api.bind_pod(namespace, name, target)
@@ -140,7 +143,7 @@ class Scheduler(Controller):
         if not affinity_matches(pod, node):
             return "node(s) didn't match Pod's node affinity/selector"
         capacity = int(((node.get("status") or {}).get("allocatable") or {}).get("pods", "110"))
-        if len(self.cache.by_index(POD, BY_NODE, node["metadata"]["name"])) >= capacity:
+        if self.cache.count_index(POD, BY_NODE, node["metadata"]["name"]) >= capacity:
             return "Too many pods"
         return None
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 
 from tui.sim.clock import rfc3339
-from tui.sim.controllers.base import (BY_CONTROLLER, BY_OWNER, DAEMONSETS, DEPLOYMENTS, NODES, PDBS, PODS,
-                                      REPLICASETS, STATEFULSETS, Controller, controller_uid, key_of)
+from tui.sim.controllers.base import (BY_NAMESPACE, BY_OWNER, DAEMONSETS, DEPLOYMENTS, NODES, PDBS, PODS,
+                                      REPLICASETS, STATEFULSETS, Controller, controlled_by, controller_uid,
+                                      key_of)
 from tui.sim.controllers.scheduler import affinity_matches, untolerated
 from tui.sim.disruption import budget, scaled, selector_matches
 from tui.sim.kinds import pod_spec_defaults
@@ -36,6 +37,20 @@ def active(pod: dict) -> bool:
 
 def template_key(template: dict) -> str:
     """A template compared the way controllers compare them: defaults applied, hash labels ignored."""
+    cached = _TEMPLATE_KEYS.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    if len(_TEMPLATE_KEYS) > 50_000:
+        _TEMPLATE_KEYS.clear()
+    key = _template_key(template)
+    _TEMPLATE_KEYS[id(template)] = (template, key)  # holds the template: its id stays unique
+    return key
+
+
+_TEMPLATE_KEYS: dict[int, tuple[dict, str]] = {}
+
+
+def _template_key(template: dict) -> str:
     meta = dict(template.get("metadata") or {})
     meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k not in HASH_LABELS}
     spec = json.loads(json.dumps(template.get("spec") or {}))
@@ -46,6 +61,123 @@ def template_key(template: dict) -> str:
 def owner_ref(obj: dict) -> dict:
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
             "uid": obj["metadata"]["uid"]}
+
+
+def owned_pod(owner: dict, name: str, extra_labels: dict, generate_name: str | None = None,
+              spec_changes: dict | None = None) -> dict:
+    """The pod a workload controller submits for `owner` (a ReplicaSet, StatefulSet or DaemonSet)."""
+    template = owner["spec"]["template"]
+    if spec_changes:
+        template = {**template, "spec": {**template.get("spec", {}), **spec_changes}}
+    return pod_from_template(template, name, owner["metadata"]["namespace"], owner_ref(owner), generate_name,
+                             extra_labels)
+
+
+def daemon_tolerations(ds: dict) -> list[dict]:
+    """The pod template's tolerations plus those the DaemonSet controller adds to every pod."""
+    spec = ds["spec"]["template"].get("spec") or {}
+    tolerations = list(spec.get("tolerations") or [])
+    extra = DAEMONSET_TOLERATIONS + ([DAEMONSET_HOSTNETWORK_TOLERATION] if spec.get("hostNetwork") else [])
+    present = {(t.get("key"), t.get("effect")) for t in tolerations}
+    return tolerations + [dict(t) for t in extra if (t["key"], t["effect"]) not in present]
+
+
+def node_affinity(node: str) -> dict:
+    """Required node affinity on the node's name: how DaemonSet pods are pinned."""
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}}
+
+
+def daemon_pod(ds: dict, node: str, name: str, revision: str) -> dict:
+    """The DaemonSet controller's pod for one node."""
+    affinity = node_affinity(node)
+    labels = {"controller-revision-hash": revision, "pod-template-generation": str(ds["metadata"].get("generation", 1))}
+    return owned_pod(ds, name, labels, generate_name=f"{ds['metadata']['name']}-",
+                     spec_changes={"affinity": affinity, "tolerations": daemon_tolerations(ds), "nodeName": node})
+
+
+def new_replicaset(d: dict, revision: int, replicas: int) -> dict:
+    """The ReplicaSet a Deployment creates for its current template (`<name>-<pod-template-hash>`)."""
+    template = json.loads(json.dumps(d["spec"]["template"]))
+    digest = template_hash(template)
+    template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = digest
+    selector = json.loads(json.dumps(d["spec"]["selector"]))
+    selector.setdefault("matchLabels", {})["pod-template-hash"] = digest
+    desired = str(d["spec"].get("replicas", 1))
+    return {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": f"{d['metadata']['name']}-{digest}", "namespace": d["metadata"]["namespace"],
+                     "labels": dict(template["metadata"]["labels"]),
+                     "annotations": {"deployment.kubernetes.io/desired-replicas": desired,
+                                     "deployment.kubernetes.io/max-replicas": desired, REVISION: str(revision)},
+                     "ownerReferences": [{**owner_ref(d), "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {"replicas": replicas, "selector": selector, "template": template},
+    }
+
+
+def _nonzero(status: dict, keep: tuple[str, ...]) -> dict:
+    """Drop zero counters, as Go's omitempty does, except those serialised always."""
+    return {k: v for k, v in status.items() if v or k in keep}
+
+
+def replicaset_status(rs: dict, pods: list[dict]) -> dict:
+    pods = [p for p in pods if active(p)]
+    ready = sum(1 for p in pods if is_ready(p))
+    return _nonzero({"replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
+                     "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)},
+                    ("replicas", "observedGeneration"))
+
+
+def deployment_status(d: dict, rss: list[tuple[dict, list[dict]]], now: float) -> dict:
+    """A Deployment's status from its ReplicaSets and their pods; condition times carry over."""
+    replicas = int(d["spec"].get("replicas", 1))
+    wanted = template_key(d["spec"]["template"])
+    current = [(rs, pods) for rs, pods in rss if template_key(rs["spec"]["template"]) == wanted]
+    pods = [p for _, ps in rss for p in ps if active(p)]
+    updated = [p for _, ps in current for p in ps if active(p)]
+    ready = sum(1 for p in pods if is_ready(p))
+    rolling = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+    min_available = replicas - scaled(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    new_name = current[0][0]["metadata"]["name"] if current else ""
+    stamp = rfc3339(now)
+    complete = len(updated) == replicas == len(pods) and ready == replicas
+    old = {c["type"]: c for c in (d.get("status") or {}).get("conditions") or []}
+
+    def condition(kind, status, reason, message):
+        prev = old.get(kind) or {}
+        same = prev.get("status") == status
+        return {"type": kind, "status": status, "reason": reason, "message": message,
+                "lastUpdateTime": prev.get("lastUpdateTime", stamp) if same and prev.get("reason") == reason
+                else stamp,
+                "lastTransitionTime": prev.get("lastTransitionTime", stamp) if same else stamp}
+
+    available_ok = ready >= min_available
+    conditions = [
+        condition("Available", "True" if available_ok else "False",
+                  "MinimumReplicasAvailable" if available_ok else "MinimumReplicasUnavailable",
+                  "Deployment has minimum availability." if available_ok
+                  else "Deployment does not have minimum availability."),
+        condition("Progressing", "True", "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                  f'ReplicaSet "{new_name}" has successfully progressed.' if complete
+                  else f'ReplicaSet "{new_name}" is progressing.'),
+    ]
+    return _nonzero({"observedGeneration": d["metadata"].get("generation", 1), "replicas": len(pods),
+                     "updatedReplicas": len(updated), "readyReplicas": ready, "availableReplicas": ready,
+                     "unavailableReplicas": max(0, replicas - ready), "conditions": conditions},
+                    ("observedGeneration", "replicas", "conditions"))
+
+
+def daemonset_status(ds: dict, pods: list[dict], eligible: set[str], revision: str) -> dict:
+    pods = [p for p in pods if active(p)]
+    on = {p["spec"].get("nodeName") for p in pods}
+    ready = sum(1 for p in pods if is_ready(p) and p["spec"].get("nodeName") in eligible)
+    updated = sum(1 for p in pods if p["metadata"].get("labels", {}).get("controller-revision-hash") == revision)
+    return _nonzero({"currentNumberScheduled": len(on & eligible), "desiredNumberScheduled": len(eligible),
+                     "numberMisscheduled": len(on - eligible), "numberReady": ready,
+                     "observedGeneration": ds["metadata"].get("generation", 1), "updatedNumberScheduled": updated,
+                     "numberAvailable": ready, "numberUnavailable": len(eligible) - ready},
+                    ("currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady",
+                     "observedGeneration"))
 
 
 def _key(obj: dict) -> tuple[str, str]:
@@ -83,7 +215,7 @@ class WorkloadController(Controller):
         return out
 
     def pods_of(self, obj: dict) -> list[dict]:
-        return self.cache.by_index(POD, BY_CONTROLLER, obj["metadata"]["uid"])
+        return controlled_by(self.cache, POD, obj["metadata"]["uid"])
 
     def unique_name(self, namespace: str, prefix: str) -> str:
         while True:
@@ -91,17 +223,17 @@ class WorkloadController(Controller):
             if self.cache.get(POD, namespace, name) is None:
                 return name
 
-    def create_pod(self, owner: dict, name: str, extra_labels: dict, generate_name: str | None = None,
-                   spec_changes: dict | None = None) -> None:
-        namespace = owner["metadata"]["namespace"]
-        template = owner["spec"]["template"]
-        if spec_changes:
-            template = {**template, "spec": {**template.get("spec", {}), **spec_changes}}
-        pod = pod_from_template(template, name, namespace, owner_ref(owner), generate_name, extra_labels)
-        self.ctx.api.create(self.ctx.res(PODS), namespace, pod)
+    def create_pod(self, pod: dict) -> None:
+        self.ctx.api.create(self.ctx.res(PODS), pod["metadata"]["namespace"], pod)
 
     def delete_pod(self, pod: dict) -> None:
         self.ctx.api.delete(self.ctx.res(PODS), pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+
+def _placement(node: dict) -> tuple:
+    """What decides whether a DaemonSet runs on a node."""
+    meta = node.get("metadata") or {}
+    return meta.get("labels"), (node.get("spec") or {}).get("taints"), meta.get("deletionTimestamp")
 
 
 class Revisions:
@@ -136,15 +268,12 @@ class ReplicaSetController(WorkloadController):
         want = int(rs["spec"].get("replicas", 1))
         prefix = f"{rs['metadata']['name']}-"
         for _ in range(want - len(pods)):
-            self.create_pod(rs, self.unique_name(key[0], prefix), {}, generate_name=prefix)
-        for pod in sorted(pods, key=_deletion_rank)[:max(0, len(pods) - want)]:
-            self.delete_pod(pod)
-        pods = [p for p in self.pods_of(self.cache.get(RS, *key)) if active(p)]
-        ready = sum(1 for p in pods if is_ready(p))
-        status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
-                  "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}
-        self.set_status(REPLICASETS, self.cache.get(RS, *key), {k: v for k, v in status.items() if v or k in (
-            "replicas", "observedGeneration")})
+            self.create_pod(owned_pod(rs, self.unique_name(key[0], prefix), {}, generate_name=prefix))
+        if len(pods) > want:
+            for pod in sorted(pods, key=_deletion_rank)[:len(pods) - want]:
+                self.delete_pod(pod)
+        rs = self.cache.get(RS, *key)
+        self.set_status(REPLICASETS, rs, replicaset_status(rs, self.pods_of(rs)))
 
 
 class DeploymentController(WorkloadController):
@@ -167,7 +296,7 @@ class DeploymentController(WorkloadController):
             return
         spec = d["spec"]
         replicas = int(spec.get("replicas", 1))
-        rss = self.cache.by_index(RS, BY_CONTROLLER, d["metadata"]["uid"])
+        rss = controlled_by(self.cache, RS, d["metadata"]["uid"])
         wanted = template_key(spec["template"])
         new = next((r for r in rss if template_key(r["spec"]["template"]) == wanted), None)
         olds = [r for r in rss if r is not new]
@@ -182,26 +311,11 @@ class DeploymentController(WorkloadController):
         self._status(key)
 
     def _create_rs(self, d: dict, olds: list[dict], replicas: int) -> dict:
-        template = json.loads(json.dumps(d["spec"]["template"]))
-        digest = template_hash(template)
-        template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = digest
         revision = 1 + max((int(r["metadata"].get("annotations", {}).get(REVISION, "0")) for r in olds), default=0)
-        selector = json.loads(json.dumps(d["spec"]["selector"]))
-        selector.setdefault("matchLabels", {})["pod-template-hash"] = digest
-        namespace, name = d["metadata"]["namespace"], f"{d['metadata']['name']}-{digest}"
-        rs = {
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": name, "namespace": namespace,
-                         "labels": dict(template["metadata"]["labels"]),
-                         "annotations": {"deployment.kubernetes.io/desired-replicas": str(d["spec"].get("replicas", 1)),
-                                         "deployment.kubernetes.io/max-replicas": str(d["spec"].get("replicas", 1)),
-                                         REVISION: str(revision)},
-                         "ownerReferences": [{**owner_ref(d), "controller": True, "blockOwnerDeletion": True}]},
-            "spec": {"replicas": replicas, "selector": selector, "template": template},
-        }
-        self.ctx.events.emit(d, "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}",
-                             component="deployment-controller")
-        return self.ctx.api.create(self.ctx.res(REPLICASETS), namespace, rs)
+        rs = new_replicaset(d, revision, replicas)
+        self.ctx.events.emit(d, "ScalingReplicaSet", f"Scaled up replica set {rs['metadata']['name']} from 0 to "
+                             f"{replicas}", component="deployment-controller")
+        return self.ctx.api.create(self.ctx.res(REPLICASETS), rs["metadata"]["namespace"], rs)
 
     def _scale(self, d: dict | None, rs: dict, replicas: int) -> None:
         current = int(rs["spec"].get("replicas", 0))
@@ -269,7 +383,7 @@ class DeploymentController(WorkloadController):
 
     def _cleanup(self, d: dict) -> None:
         limit = int(d["spec"].get("revisionHistoryLimit", 10))
-        rss = self.cache.by_index(RS, BY_CONTROLLER, d["metadata"]["uid"])
+        rss = controlled_by(self.cache, RS, d["metadata"]["uid"])
         spent = [r for r in rss if not r["spec"].get("replicas") and not self.pods_of(r)
                  and template_key(r["spec"]["template"]) != template_key(d["spec"]["template"])]
         spent.sort(key=lambda r: int(r["metadata"].get("annotations", {}).get(REVISION, "0")))
@@ -278,41 +392,8 @@ class DeploymentController(WorkloadController):
 
     def _status(self, key) -> None:
         d = self.cache.get(DEPLOY, *key)
-        replicas = int(d["spec"].get("replicas", 1))
-        rss = self.cache.by_index(RS, BY_CONTROLLER, d["metadata"]["uid"])
-        wanted = template_key(d["spec"]["template"])
-        pods = [p for r in rss for p in self.pods_of(r) if active(p)]
-        updated = [p for r in rss if template_key(r["spec"]["template"]) == wanted for p in self.pods_of(r) if active(p)]
-        ready = sum(1 for p in pods if is_ready(p))
-        rolling = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
-        min_available = replicas - scaled(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
-        new_name = next((r["metadata"]["name"] for r in rss if template_key(r["spec"]["template"]) == wanted), "")
-        now = rfc3339(self.ctx.now())
-        complete = len(updated) == replicas == len(pods) and ready == replicas
-        old = {c["type"]: c for c in (d.get("status") or {}).get("conditions") or []}
-
-        def condition(kind, status, reason, message):
-            prev = old.get(kind) or {}
-            same = prev.get("status") == status
-            return {"type": kind, "status": status, "reason": reason, "message": message,
-                    "lastUpdateTime": prev.get("lastUpdateTime", now) if same and prev.get("reason") == reason else now,
-                    "lastTransitionTime": prev.get("lastTransitionTime", now) if same else now}
-
-        available_ok = ready >= min_available
-        conditions = [
-            condition("Available", "True" if available_ok else "False",
-                      "MinimumReplicasAvailable" if available_ok else "MinimumReplicasUnavailable",
-                      "Deployment has minimum availability." if available_ok
-                      else "Deployment does not have minimum availability."),
-            condition("Progressing", "True", "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                      f'ReplicaSet "{new_name}" has successfully progressed.' if complete
-                      else f'ReplicaSet "{new_name}" is progressing.'),
-        ]
-        status = {"observedGeneration": d["metadata"].get("generation", 1), "replicas": len(pods),
-                  "updatedReplicas": len(updated), "readyReplicas": ready, "availableReplicas": ready,
-                  "unavailableReplicas": max(0, replicas - ready), "conditions": conditions}
-        status = {k: v for k, v in status.items() if v or k in ("observedGeneration", "replicas", "conditions")}
-        self.set_status(DEPLOYMENTS, d, status)
+        rss = controlled_by(self.cache, RS, d["metadata"]["uid"])
+        self.set_status(DEPLOYMENTS, d, deployment_status(d, [(r, self.pods_of(r)) for r in rss], self.ctx.now()))
 
 
 class StatefulSetController(WorkloadController):
@@ -357,7 +438,7 @@ class StatefulSetController(WorkloadController):
         changes = {"hostname": name}
         if sts["spec"].get("serviceName"):
             changes["subdomain"] = sts["spec"]["serviceName"]
-        self.create_pod(sts, name, labels, spec_changes=changes)
+        self.create_pod(owned_pod(sts, name, labels, spec_changes=changes))
 
     def _scale_down_or_roll(self, sts, by_ordinal, replicas, revision, parallel) -> None:
         extra = sorted((o for o in by_ordinal if o >= replicas), reverse=True)
@@ -392,9 +473,8 @@ class StatefulSetController(WorkloadController):
                   "readyReplicas": ready, "currentReplicas": len(pods) - (0 if current == revision else updated),
                   "updatedReplicas": updated, "currentRevision": current, "updateRevision": revision,
                   "collisionCount": 0, "availableReplicas": ready}
-        status = {k: v for k, v in status.items() if v or k in ("observedGeneration", "replicas", "collisionCount",
-                                                                "availableReplicas")}
-        self.set_status(STATEFULSETS, sts, status)
+        self.set_status(STATEFULSETS, sts, _nonzero(status, ("observedGeneration", "replicas", "collisionCount",
+                                                             "availableReplicas")))
 
 
 class DaemonSetController(WorkloadController):
@@ -407,16 +487,10 @@ class DaemonSetController(WorkloadController):
 
     def on_change(self, event, key, obj, old):
         if key == NODE:
-            yield from self.initial_keys()
+            if event != "MODIFIED" or _placement(obj) != _placement(old or {}):
+                yield from self.initial_keys()
         else:
             yield from super().on_change(event, key, obj, old)
-
-    def _tolerations(self, ds: dict) -> list[dict]:
-        spec = ds["spec"]["template"].get("spec") or {}
-        tolerations = list(spec.get("tolerations") or [])
-        extra = DAEMONSET_TOLERATIONS + ([DAEMONSET_HOSTNETWORK_TOLERATION] if spec.get("hostNetwork") else [])
-        present = {(t.get("key"), t.get("effect")) for t in tolerations}
-        return tolerations + [dict(t) for t in extra if (t["key"], t["effect"]) not in present]
 
     def should_run(self, ds: dict, node: dict, tolerations: list[dict]) -> bool:
         if node["metadata"].get("deletionTimestamp"):
@@ -430,7 +504,7 @@ class DaemonSetController(WorkloadController):
             return
         owned = self.pods_of(ds)
         revision = self.revisions.revision(ds, owned, revision_hash(ds["spec"]["template"]))
-        tolerations = self._tolerations(ds)
+        tolerations = daemon_tolerations(ds)
         by_node: dict[str, list[dict]] = {}
         for pod in owned:
             if active(pod):
@@ -440,7 +514,8 @@ class DaemonSetController(WorkloadController):
         for node in sorted(eligible):
             pods = by_node.get(node, [])
             if not pods:
-                self._create(ds, node, revision, tolerations)
+                self.create_pod(daemon_pod(ds, node, self.unique_name(ds["metadata"]["namespace"],
+                                                                      f"{ds['metadata']['name']}-"), revision))
             for extra in pods[1:]:
                 self.delete_pod(extra)
         for node, pods in by_node.items():
@@ -449,15 +524,6 @@ class DaemonSetController(WorkloadController):
                     self.delete_pod(pod)
         self._roll(ds, eligible, revision)
         self._status(key, eligible, revision)
-
-    def _create(self, ds: dict, node: str, revision: str, tolerations: list[dict]) -> None:
-        affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}}
-        labels = {"controller-revision-hash": revision,
-                  "pod-template-generation": str(ds["metadata"].get("generation", 1))}
-        prefix = f"{ds['metadata']['name']}-"
-        self.create_pod(ds, self.unique_name(ds["metadata"]["namespace"], prefix), labels, generate_name=prefix,
-                        spec_changes={"affinity": affinity, "tolerations": tolerations, "nodeName": node})
 
     def _roll(self, ds: dict, eligible: set[str], revision: str) -> None:
         strategy = ds["spec"].get("updateStrategy") or {}
@@ -482,18 +548,7 @@ class DaemonSetController(WorkloadController):
 
     def _status(self, key, eligible: set[str], revision: str) -> None:
         ds = self.cache.get(DS, *key)
-        pods = [p for p in self.pods_of(ds) if active(p)]
-        on = {p["spec"].get("nodeName") for p in pods}
-        ready = sum(1 for p in pods if is_ready(p) and p["spec"].get("nodeName") in eligible)
-        updated = sum(1 for p in pods if p["metadata"].get("labels", {}).get("controller-revision-hash") == revision)
-        status = {"currentNumberScheduled": len(on & eligible), "desiredNumberScheduled": len(eligible),
-                  "numberMisscheduled": len(on - eligible), "numberReady": ready,
-                  "observedGeneration": ds["metadata"].get("generation", 1), "updatedNumberScheduled": updated,
-                  "numberAvailable": ready, "numberUnavailable": len(eligible) - ready}
-        status = {k: v for k, v in status.items() if v or k in ("currentNumberScheduled", "desiredNumberScheduled",
-                                                                "numberMisscheduled", "numberReady",
-                                                                "observedGeneration")}
-        self.set_status(DAEMONSETS, ds, status)
+        self.set_status(DAEMONSETS, ds, daemonset_status(ds, self.pods_of(ds), eligible, revision))
 
 
 class DisruptionController(Controller):
@@ -510,7 +565,7 @@ class DisruptionController(Controller):
             yield _key(obj)
         elif key == POD:
             labels = obj["metadata"].get("labels") or {}
-            for pdb in self.cache.list(PDB, obj["metadata"].get("namespace")):
+            for pdb in self.cache.list(PDB, obj["metadata"].get("namespace") or ""):
                 if selector_matches(pdb["spec"].get("selector"), labels):
                     yield _key(pdb)
 
@@ -519,7 +574,8 @@ class DisruptionController(Controller):
         if pdb is None:
             return
         selector = pdb["spec"].get("selector")
-        pods = [p for p in self.cache.list(POD, key[0]) if selector_matches(selector, p["metadata"].get("labels"))]
+        pods = [p for p in self.cache.by_index(POD, BY_NAMESPACE, key[0])
+                if selector_matches(selector, p["metadata"].get("labels"))]
         figures = budget(pdb, pods, self.ctx.api._expected_pods(pods))  # the Api's count, kept in one place
         allowed = figures["disruptionsAllowed"] > 0
         now = rfc3339(self.ctx.now())
@@ -544,9 +600,11 @@ class GarbageCollector(Controller):
     DEPENDENTS = (POD, RS)
 
     def initial_keys(self):
+        """The start-up scan: dependents with an owner that is gone."""
         for key in self.DEPENDENTS:
             for obj in self.cache.list(key):
-                if obj["metadata"].get("ownerReferences"):
+                namespace = obj["metadata"].get("namespace", "")
+                if any(self._lookup(r, namespace) is None for r in obj["metadata"].get("ownerReferences") or []):
                     yield ("dependent", key, *_key(obj))
 
     def on_change(self, event, key, obj, old):
