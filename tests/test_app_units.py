@@ -119,7 +119,7 @@ class TableApp(App):
 
 async def test_sync_rows_touches_only_what_changed():
     app = TableApp()
-    async with app.run_test():
+    async with app.run_test() as pilot:
         table = app.query_one(DataTable)
         assert sync_rows(table, {"a": ("a", "1"), "b": ("b", "2")})
         assert not sync_rows(table, {"a": ("a", "1"), "b": ("b", "2")})
@@ -130,6 +130,13 @@ async def test_sync_rows_touches_only_what_changed():
         assert sync_rows(table, {"a": ("a", "9"), "c": ("c", "3")})
         assert table.get_cell("a", "value") == "9"
         assert selected_key(table) == "a"
+
+        assert sync_rows(table, {"a": ("a", "a much wider value"), "c": ("c", "3")})
+        await pilot.pause()
+        assert table.columns["value"].content_width == len("a much wider value")
+        assert sync_rows(table, {"a": ("a", "9"), "c": ("c", "3")})  # narrower: no O(rows) re-measure
+        await pilot.pause()
+        assert table.columns["value"].content_width == len("a much wider value")
 
 
 def test_a_parse_memo_rebuilds_only_changed_objects():
