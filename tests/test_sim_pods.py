@@ -9,6 +9,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.conftest import http
+from tui.sim.disruption import budget, expected_pods
 
 
 def running_pod(name: str, labels: dict, node: str = "worker-1") -> dict:
@@ -115,3 +116,17 @@ def test_scale_subresource(sim, admin_client):
     with pytest.raises(ApiException) as info:
         apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": -1}})
     assert info.value.status == 422
+
+
+def test_expected_pods_come_from_the_owners_scale():
+    owner_ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "controller": True}
+    owned = [{**running_pod(f"p{i}", {"app": "a"}), "metadata": {"name": f"p{i}", "namespace": "default",
+                                                                   "ownerReferences": [owner_ref]}}
+             for i in range(4)]
+    bare = running_pod("bare", {"app": "a"})
+    replicaset = {"spec": {"replicas": 3}}
+    assert expected_pods([*owned, bare], lambda ref, ns: replicaset if ref["name"] == "rs" else None) == 4
+    assert expected_pods([*owned, bare], lambda ref, ns: None) == 5
+    pdb = {"spec": {"maxUnavailable": "50%"}}
+    assert budget(pdb, owned, 3) == {"currentHealthy": 4, "desiredHealthy": 1, "expectedPods": 3,
+                                     "disruptionsAllowed": 3}

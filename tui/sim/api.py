@@ -28,7 +28,7 @@ from typing import Callable, Iterable
 from tui.sim import errors, schema
 from tui.sim.calico_v3 import CalicoV1Strategy, CalicoV3Strategy
 from tui.sim.clock import Clock
-from tui.sim.disruption import budget, controller_of, selector_matches
+from tui.sim.disruption import budget, expected_pods, selector_matches
 from tui.sim.kinds import BUILTIN_STRATEGIES, SERVICE_CIDR, CustomResourceStrategy
 from tui.sim.naming import SAFE_ALPHABET
 from tui.sim.patch import ApplyConflict, PatchError, apply_merge, json_patch, merge_patch, strategic_merge_patch
@@ -777,7 +777,7 @@ class Api:
         selector = (pdb.get("spec") or {}).get("selector")
         selected = [p for p in self.store.list(PODS_KEY, namespace)
                     if selector_matches(selector, meta(p).get("labels"))]
-        status = budget(pdb, selected, self._expected_pods(selected))
+        status = budget(pdb, selected, expected_pods(selected, self._owner))
         if status["disruptionsAllowed"] <= 0:
             raise errors.too_many_requests(PDB_VIOLATION, [{
                 "reason": "DisruptionBudget",
@@ -790,29 +790,9 @@ class Api:
                           "observedGeneration": meta(pdb).get("generation", 1)}
             self._write(pdb_type, current, pdb, {**clone(current), "status": new_status}, "status", False)
 
-    def _expected_pods(self, pods: list[dict]) -> int:
-        """How many pods their controllers want: the scale of each owner (desired count for a
-        DaemonSet), one for each pod without a controller, as the disruption controller counts."""
-        owned: dict[tuple[str, str, str], int] = {}
-        total = 0
-        for pod in pods:
-            ref = controller_of(pod)
-            if ref is None:
-                total += 1
-                continue
-            key = (ref.get("apiVersion", ""), ref.get("kind", ""), ref.get("name", ""))
-            owned[key] = owned.get(key, 0) + 1
-        namespace = meta(pods[0]).get("namespace", "") if pods else ""
-        for (api_version, kind, name), count in owned.items():
-            res = self.registry.by_kind(api_version, kind)
-            owner = self.store.get(res.storage_key, namespace, name) if res else None
-            if owner is None:
-                total += count
-            elif kind == "DaemonSet":
-                total += (owner.get("status") or {}).get("desiredNumberScheduled", count)
-            else:
-                total += (owner.get("spec") or {}).get("replicas", 1)
-        return total
+    def _owner(self, ref: dict, namespace: str) -> dict | None:
+        res = self.registry.by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+        return self.store.get(res.storage_key, namespace, ref.get("name", "")) if res else None
 
     @_on_loop
     def bind_pod(self, namespace: str, name: str, node_name: str) -> dict:

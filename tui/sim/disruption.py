@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 
 def selector_matches(selector: dict | None, labels: dict | None) -> bool:
@@ -45,6 +46,31 @@ def scaled(value: int | str, total: int, round_up: bool) -> int:
 
 def controller_of(pod: dict) -> dict | None:
     return next((r for r in (pod.get("metadata") or {}).get("ownerReferences") or [] if r.get("controller")), None)
+
+
+def expected_pods(pods: list[dict], owner: Callable[[dict, str], dict | None]) -> int:
+    """How many pods their controllers want, as the disruption controller counts them: each
+    controller's scale (a DaemonSet's desired count), and one per pod without a controller.
+    `owner(reference, namespace)` returns the controlling object, or None when it is gone."""
+    owned: dict[tuple[str, str, str], tuple[dict, int]] = {}
+    total = 0
+    for pod in pods:
+        ref = controller_of(pod)
+        if ref is None:
+            total += 1
+            continue
+        key = (ref.get("apiVersion", ""), ref.get("kind", ""), ref.get("name", ""))
+        owned[key] = (ref, owned.get(key, (ref, 0))[1] + 1)
+    namespace = (pods[0].get("metadata") or {}).get("namespace", "") if pods else ""
+    for ref, count in owned.values():
+        found = owner(ref, namespace)
+        if found is None:
+            total += count
+        elif ref.get("kind") == "DaemonSet":
+            total += (found.get("status") or {}).get("desiredNumberScheduled", count)
+        else:
+            total += (found.get("spec") or {}).get("replicas", 1)
+    return total
 
 
 def budget(pdb: dict, pods: list[dict], expected: int) -> dict:
