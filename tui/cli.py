@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "tui.commands.check",
     "tui.commands.plan",
     "tui.commands.migrate",
+    "tui.commands.sim",
 )
 
 
@@ -63,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_arguments(parser)
     add_app_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
-    add_connection_arguments(common, inherited=True)
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
+        # A parent per command: "resolve" below edits the parent's actions, which argparse shares.
+        common = argparse.ArgumentParser(add_help=False)
+        add_connection_arguments(common, inherited=True)
         # "resolve": a command may redefine one of the common options (demo-server's --scenario).
         sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP,
                                     parents=[common], conflict_handler="resolve")

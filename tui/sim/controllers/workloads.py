@@ -16,7 +16,7 @@ from tui.sim.controllers.base import (BY_NAMESPACE, BY_OWNER, DAEMONSETS, DEPLOY
                                       REPLICASETS, STATEFULSETS, Controller, controlled_by, controller_uid,
                                       key_of)
 from tui.sim.controllers.scheduler import affinity_matches, untolerated
-from tui.sim.disruption import budget, scaled, selector_matches
+from tui.sim.disruption import budget, expected_pods, scaled, selector_matches
 from tui.sim.kinds import pod_spec_defaults
 from tui.sim.naming import revision_hash, template_hash
 from tui.sim.pod_objects import (DAEMONSET_HOSTNETWORK_TOLERATION, DAEMONSET_TOLERATIONS, is_ready, is_terminal,
@@ -228,6 +228,15 @@ class WorkloadController(Controller):
 
     def delete_pod(self, pod: dict) -> None:
         self.ctx.api.delete(self.ctx.res(PODS), pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+
+def owner_of(cache, ref: dict, namespace: str) -> dict | None:
+    """The live owner an ownerReference points at; None when it is gone (unknown kinds count as live)."""
+    owner_key = _OWNER_KEYS.get((ref.get("apiVersion"), ref.get("kind")))
+    if owner_key is None:
+        return _UNKNOWN_OWNER
+    owner = cache.get(owner_key, None if owner_key == NODE else namespace, ref.get("name", ""))
+    return owner if owner is not None and owner["metadata"].get("uid") == ref.get("uid") else None
 
 
 def _placement(node: dict) -> tuple:
@@ -576,7 +585,7 @@ class DisruptionController(Controller):
         selector = pdb["spec"].get("selector")
         pods = [p for p in self.cache.by_index(POD, BY_NAMESPACE, key[0])
                 if selector_matches(selector, p["metadata"].get("labels"))]
-        figures = budget(pdb, pods, self.ctx.api._expected_pods(pods))  # the Api's count, kept in one place
+        figures = budget(pdb, pods, expected_pods(pods, lambda ref, ns: owner_of(self.cache, ref, ns)))
         allowed = figures["disruptionsAllowed"] > 0
         now = rfc3339(self.ctx.now())
         prev = next((c for c in (pdb.get("status") or {}).get("conditions") or []
@@ -626,12 +635,7 @@ class GarbageCollector(Controller):
                         yield ("owner", owner_key, namespace, ref.get("name", ""))
 
     def _lookup(self, ref: dict, namespace: str) -> dict | None:
-        """The live owner a reference points at; None when it is gone (unknown kinds count as live)."""
-        owner_key = _OWNER_KEYS.get((ref.get("apiVersion"), ref.get("kind")))
-        if owner_key is None:
-            return _UNKNOWN_OWNER
-        owner = self.cache.get(owner_key, None if owner_key == NODE else namespace, ref.get("name", ""))
-        return owner if owner is not None and owner["metadata"].get("uid") == ref.get("uid") else None
+        return owner_of(self.cache, ref, namespace)
 
     def sync(self, key) -> None:
         kind, obj_key, namespace, name = key
