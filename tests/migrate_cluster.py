@@ -22,8 +22,8 @@ SPEED = 100
 RUN_OPTIONS = ["--poll-interval", "0.1", "--settle", "0.3", "--wait-timeout", "120"]
 
 
-def start_cluster(directory: Path, scenario: str = "seed") -> Simulator:
-    sim = Simulator.from_scenario(scenario, speed=SPEED)
+def start_cluster(directory: Path, scenario: str = "seed", **options) -> Simulator:
+    sim = Simulator.from_scenario(scenario, speed=SPEED, **options)
     sim.start_in_thread()
     sim.kubeconfig_path = sim.write_kubeconfig(directory / "kubeconfig")
     return sim

@@ -69,6 +69,25 @@ def test_operator_cluster_migrates_through_the_installation(operator_cluster, ca
     assert [p["cidr"] for p in installation["spec"]["calicoNetwork"]["ipPools"]] == [NEW]
 
 
+def test_without_the_calico_api_server_pools_are_raw_crds_only_when_allowed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    sim = start_cluster(tmp_path, calico_api_server=False)
+    try:
+        assert cli(sim, "check", "--target-cidr", NEW, "--allow-bare-pod-loss") == 1
+        assert "write-path: no projectcalico.org/v3 API" in capsys.readouterr().out
+        assert migrate(sim, "rollout", "disable-allocation", "--allow-crd-writes") == 0, capsys.readouterr().out[-3000:]
+        state = end_state(sim)
+        assert state == expected_state(state, "disable-allocation")
+        created = [r for r in sim.server.requests if r["method"] == "POST" and r["path"].endswith("/ippools")
+                   and "dryRun" not in r["query"]]
+        assert [r["path"] for r in created] == ["/apis/crd.projectcalico.org/v1/ippools"]
+        pool = sim.call(lambda: sim.api.get(sim.api.resource("crd.projectcalico.org", "v1", "ippools"), None,
+                                            "ipv4-ippool-172-21-0-0-16"))
+        assert {"ipipMode", "vxlanMode", "blockSize", "nodeSelector", "allowedUses"} <= set(pool["spec"])
+    finally:
+        stop_simulator(sim)
+
+
 def test_the_naive_order_is_refused(cluster, capsys):
     assert cli(cluster, "check", "--target-cidr", NEW, "--node-strategy", "keep", "--allow-bare-pod-loss") == 1
     out = capsys.readouterr().out

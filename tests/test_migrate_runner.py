@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from tui.kube.connection import connect
+from tui.migrate.engine import StartError, start
+from tui.migrate.hosts import simulator_host_actions
 from tui.migrate.journal import Journal
 from tui.migrate.lock import ClusterLock, Holder, LockError
 from tui.migrate.params import MigrationParams
@@ -169,6 +171,15 @@ def test_cluster_lock(rest):
     assert lease["spec"]["holderIdentity"] == "calico-tui/host-b/2/m2"
     with pytest.raises(LockError, match="lost the cluster lock"):
         first.renew()
+
+
+def test_sim_manual_is_refused_where_there_is_no_simulator_host(rest, tmp_path):
+    assert simulator_host_actions(rest.conn) is None  # an API server without the simulator's hosts
+    with pytest.raises(StartError, match="--sim-manual only works against the calico-tui simulator"):
+        start(rest.conn, configmap_plan(rest), sim_manual=True, root=tmp_path)
+    assert not (tmp_path / "u").exists()  # refused before any journal or lock
+    with pytest.raises(ApiStatusError):
+        rest.get(LEASES, "kube-system", "calico-tui-migration")
 
 
 def test_rest_reports_status_fields(rest):

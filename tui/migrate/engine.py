@@ -118,6 +118,7 @@ def start(conn, plan: Plan, options: RunOptions | None = None, sim_manual: bool 
     """Open a new journal for `plan`, take the cluster lock and return the runner."""
     rest = Rest(conn)
     uid = plan.cluster["uid"]
+    host_actions = _host_actions(conn, sim_manual)  # refused before anything is written
     pending = latest_unfinished(uid, root)
     if pending is not None:
         raise StartError(f"migration {pending} of this cluster is unfinished: continue it with --resume")
@@ -126,7 +127,7 @@ def start(conn, plan: Plan, options: RunOptions | None = None, sim_manual: bool 
     lock = ClusterLock(rest, Holder.me(journal.migration_id))
     reason = _take_lock(lock)
     journal.append("migration-start", plan=plan.to_dict(), sim_manual=sim_manual)
-    runner = Runner(rest, plan, journal, options, _host_actions(conn, sim_manual), lock)
+    runner = Runner(rest, plan, journal, options, host_actions, lock)
     runner.log("info", None, f"cluster lock taken: {reason}")
     return runner
 
@@ -147,11 +148,12 @@ def resume(conn, migration_id: str | None = None, options: RunOptions | None = N
     if start_record is None:
         raise StartError(f"journal {journal.path} has no plan")
     plan = Plan.from_dict(start_record["plan"])
+    manual = start_record.get("sim_manual", False) if sim_manual is None else sim_manual
+    host_actions = _host_actions(conn, manual)
     _audit(conn, journal, root)
     lock = ClusterLock(rest, Holder.me(journal.migration_id))
     reason = _take_lock(lock)
-    manual = start_record.get("sim_manual", False) if sim_manual is None else sim_manual
-    runner = Runner(rest, plan, journal, options, _host_actions(conn, manual), lock)
+    runner = Runner(rest, plan, journal, options, host_actions, lock)
     runner.log("info", None, f"cluster lock taken: {reason}")
     if journal.torn:
         runner.log("warning", None, journal.torn)

@@ -14,11 +14,11 @@ from tui.migrate.rest import (CONFIGMAPS, DAEMONSETS, NAMESPACES, NODES, PODS, A
 from tui.migrate.runner import Runner, StepFailed
 from tui.migrate.steps import Change, ObjectRef, Step
 from tui.migrate.transforms import recreated_node
-from tui.migrate.rest import PDBS, REPLICASETS
+from tui.migrate.rest import BLOCKAFFINITIES_V1, IPAMBLOCKS_V1, IPPOOLS_V1, PDBS, REPLICASETS
 from tui.migrate.workloads import (Workloads, in_network, is_mirror, is_terminating, name_of, namespace_of,
                                    pdbs_for, pin_refs, pod_key, top_owner)
 from tui.model.calico import parse_ipamblock
-from tui.model.cidr import overlaps
+from tui.model.cidr import overlaps, parse_cidr
 from tui.model.config import kube_proxy_pod, parse_controller_manager, parse_kube_proxy_config
 from tui.model.node import parse_node
 from tui.sim.disruption import pod_healthy, selector_matches
@@ -481,8 +481,33 @@ async def run_verify(r: Runner, step: Step) -> None:
     await r.wait_for(step.id, "old range", empty)
 
 
+async def _release_old_blocks(r: Runner, step: Step) -> None:
+    """After a raw v1 pool delete, what the Calico API server would have done (calico.md §5):
+    the pool's empty blocks and their affinities go, each backed up first."""
+    old = r.params.old
+    blocks = await r.call(r.rest.list, IPAMBLOCKS_V1)
+    affinities = await r.call(r.rest.list, BLOCKAFFINITIES_V1)
+    doomed = [(IPAMBLOCKS_V1, b) for b in blocks
+              if overlaps(parse_ipamblock(b).cidr, old) and parse_ipamblock(b).in_use == 0]
+    doomed += [(BLOCKAFFINITIES_V1, a) for a in affinities if overlaps(parse_cidr(a["spec"]["cidr"]), old)]
+    for res, obj in doomed:
+        key = f"delete:{res.kind} {name_of(obj)}"
+
+        async def delete(res=res, obj=obj, key=key):
+            r.backup(step.id, key, obj)
+            try:
+                await r.call(r.rest.delete, res, None, name_of(obj), preconditions={"uid": obj["metadata"]["uid"]})
+            except ApiStatusError as exc:
+                if exc.code != 404:
+                    raise
+            return {"deleted": True}
+        await r.action(step.id, key, delete)
+
+
 async def run_delete_old_pool(r: Runner, step: Step) -> None:
     await apply_all(r, step)
+    if any(c.op == "delete" and c.ref.api_version == IPPOOLS_V1.api_version for c in step.changes):
+        await _release_old_blocks(r, step)
 
     async def gone():
         pool = await _pool(r, r.params.old_pool)

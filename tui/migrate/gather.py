@@ -12,7 +12,7 @@ from tui.kube.detect import API_SERVER, V3_CRDS, ClusterInfo, detect
 from tui.kube.listing import read_cluster
 from tui.kube.rbac import SSAR_PATH, Access, Capabilities
 from tui.migrate.checks import Context, required_accesses
-from tui.migrate.rest import INSTALLATIONS, IPPOOLS_V1, IPPOOLS_V3, NAMESPACES, Resource, Rest
+from tui.migrate.rest import IPPOOLS_V1, IPPOOLS_V3, NAMESPACES, Resource, Rest
 from tui.migrate.workloads import Workloads, read_workloads
 from tui.model.cluster import Cluster, build_cluster
 from tui.model.raw import RawCluster
