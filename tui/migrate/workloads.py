@@ -18,7 +18,7 @@ from tui.migrate.rest import (DAEMONSETS, DEPLOYMENTS, NAMESPACES, PDBS, PODS, R
                               STATEFULSETS, Rest)
 from tui.migrate.transforms import PIN_ANNOTATION
 from tui.model.cidr import Network
-from tui.sim.disruption import budget, selector_matches
+from tui.sim.disruption import budget, expected_pods, selector_matches
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -128,36 +128,14 @@ def pdbs_for(pod: dict, workloads: Workloads) -> list[dict]:
             and selector_matches((b.get("spec") or {}).get("selector"), labels)]
 
 
-def expected_pods(pods: list[dict], workloads: Workloads) -> int:
-    """How many pods their controllers want (owner scale; a DaemonSet's desired count; one per pod
-    without a controller or whose controller is unknown), as the disruption controller counts."""
-    owned: dict[tuple[str, str], int] = {}
-    total = 0
-    for pod in pods:
-        ref = controller_of(pod)
-        if ref is None:
-            total += 1
-        else:
-            owned[ref] = owned.get(ref, 0) + 1
-    namespace = namespace_of(pods[0]) if pods else ""
-    for (kind, name), count in owned.items():
-        owner = workloads.owner(kind, namespace, name)
-        if owner is None:
-            total += count
-        elif kind == "DaemonSet":
-            total += (owner.get("status") or {}).get("desiredNumberScheduled", count)
-        else:
-            total += (owner.get("spec") or {}).get("replicas", 1)
-    return total
-
-
 def disruptions_allowed(pdb: dict, workloads: Workloads) -> tuple[int, int, int, int]:
     """(allowed disruptions, healthy pods, pods the budget wants healthy, pods expected), as the
     disruption controller computes them from the pods it selects."""
     selector = (pdb.get("spec") or {}).get("selector")
     pods = [p for p in workloads.pods if namespace_of(p) == namespace_of(pdb) and not is_terminating(p)
             and selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})]
-    status = budget(pdb, pods, expected_pods(pods, workloads))
+    expected = expected_pods(pods, lambda ref, ns: workloads.owner(ref.get("kind"), ns, ref.get("name")))
+    status = budget(pdb, pods, expected)
     return (status["disruptionsAllowed"], status["currentHealthy"], status["desiredHealthy"],
             status["expectedPods"])
 
