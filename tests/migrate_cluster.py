@@ -90,7 +90,7 @@ def end_state(sim: Simulator) -> dict:
             parsed = parse_controller_manager(pod)
             kcm[parsed.pod.node] = (parsed.flags.get("cluster-cidr"), parsed.flags.get("allocate-node-cidrs"),
                                     parsed.pod.phase, parsed.pod.ready, parsed.pod.restart_count)
-        proxy = sorted({(p["metadata"].get("annotations") or {}).get("calico-tui.sim/kube-proxy-cluster-cidr")
+        proxy = sorted({str((p["metadata"].get("annotations") or {}).get("calico-tui.sim/kube-proxy-cluster-cidr"))
                         for p in rest.list(PODS, "kube-system", "k8s-app=kube-proxy")})
         kubeadm = yaml.safe_load(rest.get(CONFIGMAPS, "kube-system", "kubeadm-config")["data"]["ClusterConfiguration"])
         calico_node = [d for d in rest.list(DAEMONSETS) if d["metadata"]["name"] == "calico-node"][0]

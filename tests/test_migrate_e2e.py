@@ -137,3 +137,20 @@ def test_plan_yaml_objects_validate_against_the_crds(cluster, capsys):
     assert dry_runs[f"IPPool ipv4-ippool-172-21-0-0-16"] == "accepted"
     assert [s["id"] for s in document["steps"]][0] == "create-pool"
     assert OLD in document["steps"][3]["title"]
+
+
+def test_until_a_step_then_roll_back_from_the_journal(cluster, capsys):
+    assert migrate(cluster, "rollout", "disable-allocation", "--until", "disable-old-pool") == 0
+    out = capsys.readouterr().out
+    assert "disable-old-pool         done" in out and "roll-workloads" not in out
+    state = end_state(cluster)
+    assert state["pools"] == [("default-ipv4-ippool", OLD, True), ("ipv4-ippool-172-21-0-0-16", NEW, False)]
+    assert state["kube-proxy runs with"] == [NEW]
+    for step in ("disable-old-pool", "kube-proxy"):
+        assert cli(cluster, "migrate", "--yes", "--rollback", step, *RUN_OPTIONS) == 0
+    state = end_state(cluster)
+    assert state["pools"] == [("default-ipv4-ippool", OLD, False), ("ipv4-ippool-172-21-0-0-16", NEW, False)]
+    kube_proxy = cluster.call(lambda: cluster.api.get(cluster.api.resource("", "v1", "configmaps"),
+                                                      "kube-system", "kube-proxy"))
+    assert "clusterCIDR: 192.168.0.0/16" in kube_proxy["data"]["config.conf"]
+    assert "rolled back" in capsys.readouterr().out

@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
     run.add_argument("--resume", action="store_true", help="continue this cluster's unfinished migration")
     run.add_argument("--migration-id", help="with --resume: which journaled migration")
     run.add_argument("--rollback", metavar="STEP",
-                     help="with --resume: undo a completed api step from the journal's backups")
+                     help="undo a completed api step of the unfinished migration from the journal's backups")
     run.add_argument("--sim-manual", action="store_true",
                      help="perform manual host steps through the simulator (demo and tests only)")
     run.add_argument("--poll-interval", type=float, default=2.0, help="seconds between reads while waiting")
@@ -62,7 +62,7 @@ def run(args) -> int:
         print("calico-tui migrate: refusing to change the cluster without --yes "
               "(`calico-tui plan` shows what would be done)", file=sys.stderr)
         return EXIT_CANNOT
-    if not args.resume and not args.target_cidr:
+    if not (args.resume or args.rollback) and not args.target_cidr:
         print("calico-tui migrate: --target-cidr is required (or --resume)", file=sys.stderr)
         return EXIT_CANNOT
 
@@ -74,7 +74,7 @@ def run(args) -> int:
         options = RunOptions(poll_interval=args.poll_interval, wait_timeout=args.wait_timeout,
                              settle=args.settle)
         try:
-            if args.resume:
+            if args.resume or args.rollback:
                 runner = engine.resume(conn, args.migration_id, options,
                                        sim_manual=True if args.sim_manual else None)
             else:
