@@ -121,7 +121,7 @@ def _read_into(scenario: Scenario, file: Path, params: dict, top: bool) -> None:
     if not isinstance(doc, dict) or doc.get("kind") != "Scenario":
         raise ScenarioError(f"{file}: not a scenario file (expected `kind: Scenario`)")
     values = {**(doc.get("params") or {}), **{k: v for k, v in params.items() if v is not None}}
-    doc = substitute(doc, values)
+    doc = substitute({k: v for k, v in doc.items() if k != "params"}, values)
     if top:
         scenario.name = doc.get("name", scenario.name)
         scenario.description = doc.get("description", "")
@@ -150,7 +150,7 @@ def _read_into(scenario: Scenario, file: Path, params: dict, top: bool) -> None:
 def substitute(value, params: dict):
     """Replace `${name}` in string values; a string that is exactly `${name}` takes the param's type."""
     if isinstance(value, dict):
-        return {k: substitute(v, params) for k, v in value.items() if k != "params"}
+        return {k: substitute(v, params) for k, v in value.items()}
     if isinstance(value, list):
         return [substitute(v, params) for v in value]
     if isinstance(value, str):

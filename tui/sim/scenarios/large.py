@@ -64,7 +64,9 @@ class Builder:
         self.taken: set[str] = set()
         self.node_blocks: dict[str, list[str]] = {}
         self.handles: list[dict] = []
-        self.statuses: dict[int, tuple[dict, dict]] = {}  # id(prototype) -> (prototype, its status)
+        self.statuses: dict[int, tuple[dict, dict]] = {}
+        self.ghosts: dict[str, list[tuple[str, int]]] = {}  # node -> ordinals held by departed pods
+        self.churning: dict[str, list[int]] = {}  # node -> [allocations left before they are released]  # id(prototype) -> (prototype, its status)
 
     # --- helpers -------------------------------------------------------------------------------
     def stamp(self, obj: dict, when: float | None = None) -> dict:
@@ -95,6 +97,8 @@ class Builder:
             ds["metadata"]["generation"] = 1
             self.daemon_pods(ds, nodes, proxy_facts)
         self.workloads([n for n in nodes if n not in self.control_plane])
+        for node in list(self.ghosts):
+            self.release_ghosts(node)
         for cidr, spec in self.blocks.items():
             node = ib.node_of(spec)
             self.s.generated.append(self.stamp({**ib.new_block(cidr, node, self.created, 0), "spec": spec}))
@@ -145,23 +149,39 @@ class Builder:
         cidr = next((c for c in blocks if self.blocks[c]["unallocated"]), None) or self.claim(node)
         self.blocks[cidr], ordinal = ib.allocate(self.blocks[cidr], handle, attrs, in_place=True)
         self.handles.append(self.stamp(ib.new_handle(handle, {cidr: 1})))
+        churn = self.churning.get(node)
+        if churn is not None:
+            churn[0] -= 1
+            if churn[0] <= 0:
+                self.release_ghosts(node)
         return ib.ordinal_ip(cidr, ordinal)
 
-    def churn(self, node: str) -> None:
-        """Addresses of pods that came and went before today's pods. Taking n addresses from the
-        head of a block's free queue and giving them back moves them to its tail (libcalico-go's
-        queue discipline); more than a block holds spills into a new block, which stays affine."""
-        left = self.namer.randint(0, 90)
+    def churn(self, node: str, pods: int) -> None:
+        """Pods that came and went while today's pods started: their addresses are taken now and
+        given back after `pods` more allocations on the node. Returned ordinals go to the tail of
+        the free queue (libcalico-go's discipline), and nodes that were busy at the time spill into
+        a second block, which stays affine when it empties."""
+        if self.namer.randint(0, 9) == 0:  # a busy past: a burst that overflowed, long gone
+            self.ghosts[node] = self.take(node, self.namer.randint(64, 100))
+            self.release_ghosts(node)
+        self.ghosts[node] = self.take(node, self.namer.randint(0, 90))
+        self.churning[node] = [self.namer.randint(0, pods)]
+
+    def take(self, node: str, count: int) -> list[tuple[str, int]]:
+        """Ordinals from the head of the node's free queues, claiming blocks as needed."""
+        taken = []
         blocks = self.node_blocks.setdefault(node, [])
-        while left > 0:
+        for _ in range(count):
             cidr = next((c for c in blocks if self.blocks[c]["unallocated"]), None) or self.claim(node)
+            taken.append((cidr, self.blocks[cidr]["unallocated"].pop(0)))
+        return taken
+
+    def release_ghosts(self, node: str) -> None:
+        for cidr, ordinal in self.ghosts.pop(node, []):
             spec = self.blocks[cidr]
-            taken = min(left, len(spec["unallocated"]))
-            spec["unallocated"] = spec["unallocated"][taken:] + spec["unallocated"][:taken]
-            spec["sequenceNumber"] += 2 * taken
-            left -= taken
-            if spec["unallocated"] and left:
-                break
+            spec["unallocated"].append(ordinal)
+            spec["sequenceNumber"] += 2
+        self.churning.pop(node, None)
 
     # --- pods ----------------------------------------------------------------------------------
     def running(self, proto: dict, name: str, node: str, started: float, host_network: bool,
@@ -211,7 +231,7 @@ class Builder:
         slots = max(0, self.per_node - 2)
         places = [w for _ in range(slots) for w in workers]  # round robin: spread like the scheduler
         for node in workers:
-            self.churn(node)
+            self.churn(node, slots)
         index = 0
         while places:
             team = f"team-{index % TEAMS:02d}"
