@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from weakref import WeakKeyDictionary
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.widgets import DataTable
+
+# Per table and column, how many cells have each width. Textual re-measures every cell of a column
+# when an updated cell is narrower than the column (O(rows) per update); knowing the widths lets a
+# diff ask for that only when the column's widest width really changes.
+_widths: WeakKeyDictionary[DataTable, dict[object, Counter[int]]] = WeakKeyDictionary()
+
+
+def cell_width(value: object) -> int:
+    """Terminal cells a one-line table value takes."""
+    return value.cell_len if isinstance(value, Text) else cell_len(str(value))
+
+
+def _histograms(table: DataTable) -> dict[object, Counter[int]]:
+    """The table's width counts, recounted when the table was changed behind sync_rows' back."""
+    widths = _widths.get(table)
+    if widths is None or set(widths) != set(table.columns) or any(
+            sum(counts.values()) != table.row_count for counts in widths.values()):
+        widths = {column: Counter(cell_width(cell) for cell in table.get_column(column)) for column in table.columns}
+        _widths[table] = widths
+    return widths
+
+
+def _count(counts: Counter[int], width: int, delta: int) -> None:
+    counts[width] += delta
+    if counts[width] <= 0:
+        del counts[width]
 
 
 def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> bool:
@@ -14,19 +44,28 @@ def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> bool:
     """
     changed = False
     wanted = set(rows)
+    columns = list(table.columns)
+    widths = _histograms(table)
     for key in [k.value for k in table.rows if k.value not in wanted]:
+        for column, cell in zip(columns, table.get_row(key)):
+            _count(widths[column], cell_width(cell), -1)
         table.remove_row(key)
         changed = True
-    columns = list(table.columns)
     for key, cells in rows.items():
         if key not in table.rows:
             table.add_row(*cells, key=key)
+            for column, cell in zip(columns, cells):
+                _count(widths[column], cell_width(cell), +1)
             changed = True
             continue
         current = table.get_row(key)
         for column, old, new in zip(columns, current, cells):
             if old != new:
-                table.update_cell(key, column, new, update_width=True)
+                counts = widths[column]
+                widest = max(counts, default=0)
+                _count(counts, cell_width(old), -1)
+                _count(counts, cell_width(new), +1)
+                table.update_cell(key, column, new, update_width=max(counts, default=0) != widest)
                 changed = True
     return changed
 
