@@ -11,18 +11,19 @@ import time
 
 import pytest
 from kubernetes import client, config
+from textual.widgets import DataTable
+from textual.worker import Worker, WorkerState
 
 from conftest import http, stop_simulator
 from screens.help import HelpScreen
 from screens.node_detail import NodeDetailScreen
+from screens.node_status import NodeStatusDialog
 from screens.yaml_view import YamlScreen
-from textual.widgets import DataTable
-
 from tui import keys
 from tui.app import CalicoApp, RegistryCommands
 from tui.messages import ClusterUpdated, Connected
 from tui.session import LiveView, Session, status_name
-from tui.sim.simulator import Simulator
+from tui.sim.simulator import VIEWER_CONTEXT, Simulator
 from widgets.bgp import BgpPane
 from widgets.nodes import NodesPane
 from widgets.pools import PoolsPane
@@ -245,7 +246,7 @@ async def test_read_only_flag_wins_over_an_admin_identity(seed_sim, messages):
         assert "READ-ONLY (--read-only)" in str(app.dashboard.query_one("#header").content)
         assert app.screen.check_action("bgp_status", ()) is None
         await pilot.press("b")
-        assert not app.screen_stack[-1].__class__.__name__ == "NodeStatusDialog"
+        assert not isinstance(app.screen, NodeStatusDialog)
 
 
 async def test_an_unchanged_view_redraws_nothing_and_the_palette_lists_the_registry(seed_sim, messages):
@@ -265,3 +266,17 @@ async def test_an_unchanged_view_redraws_nothing_and_the_palette_lists_the_regis
         assert max(hits, key=lambda hit: hit.score).text == "YAML  (y)"
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen) and app.screen.scopes == (keys.DASHBOARD, keys.APP)
+
+
+async def test_a_viewer_identity_is_read_only_and_relist_reloads(seed_sim, messages):
+    app = CalicoApp(Session(str(seed_sim.kubeconfig_path), VIEWER_CONTEXT), watch_terminal=False)
+    async with app.run_test(size=WIDE, message_hook=messages.append) as pilot:
+        await until(pilot, lambda: all_live(app), "every watch live")
+        assert "READ-ONLY (identity cannot write)" in str(app.dashboard.query_one("#header").content)
+        assert app.screen.check_action("bgp_status", ()) is None
+        before = sum(isinstance(m, ClusterUpdated) for m in messages)
+        await pilot.press("r")
+        await until(pilot, lambda: any(isinstance(m, Worker.StateChanged) and m.worker.group == "relist"
+                                       and m.state == WorkerState.SUCCESS for m in messages), "the relist")
+        await until(pilot, lambda: all_live(app) and sum(isinstance(m, ClusterUpdated) for m in messages) > before,
+                    "a fresh view after the relist")
