@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kubernetes.client.exceptions import ApiException
 
+from tui.migrate.rest import Rest
 from tui.migrate.steps import HostTask
 
 HOSTS_PATH = "/_sim/hosts"
@@ -20,12 +21,12 @@ FLAG_OPTIONS = {"cluster-cidr": "clusterCIDR", "allocate-node-cidrs": "allocateN
 
 class SimulatorHostActions:
     def __init__(self, conn):
-        self.conn = conn
+        self.rest = Rest(conn)  # its errors are ApiStatusErrors: the runner retries transient ones
 
     def perform(self, task: HostTask) -> dict:
         body = {"node": task.node, "action": task.action}
         body.update({FLAG_OPTIONS.get(k, k): v for k, v in task.args.items()})
-        return self.conn.request("POST", HOSTS_PATH, body=body)
+        return self.rest.request("POST", HOSTS_PATH, body=body)
 
 
 def simulator_host_actions(conn) -> SimulatorHostActions | None:

@@ -320,6 +320,9 @@ class Runner:
         except StepFailed as exc:
             outcome = FAILED
             self.log("error", None, f"stopped: {exc}; state journaled in {self.journal.path}")
+        except BaseException:  # cancelled (the screen went away) or interrupted: never journal "done"
+            outcome = ABORTED
+            raise
         finally:
             if renewer:
                 renewer.cancel()
@@ -338,6 +341,12 @@ class Runner:
         except ApiStatusError as exc:
             self.journal.append("step-failed", step=step.id, error=str(exc))
             raise StepFailed(f"step {step.id}: {exc}") from exc
+        except Aborted:
+            raise
+        except Exception as exc:  # a fault nobody foresaw stops the step cleanly, journaled
+            error = f"unexpected {type(exc).__name__}: {exc}"
+            self.journal.append("step-failed", step=step.id, error=error)
+            raise StepFailed(f"step {step.id}: {error}") from exc
         self.journal.append("step-done", step=step.id)
         self.log("info", step.id, "done")
 
