@@ -21,7 +21,7 @@ from widgets.bgp import BgpPane, role
 from widgets.freshness import describe
 from widgets.header import finding_line
 from widgets.nodes import NodesPane, per_pool, route_reflector_cell, status_cell, tunnel_cell
-from widgets.table_sync import selected_key, sync_rows
+from widgets.table_sync import keyed_table, selected_key, sync_rows
 from widgets.usage import usage_cell
 
 SECTIONS = {
@@ -144,10 +144,7 @@ class NodeDetailScreen(Screen[None]):
         with VerticalScroll():
             for key, (title, columns) in SECTIONS.items():
                 yield Static(title, classes="section", id=f"{key}-title")
-                table = DataTable(cursor_type="row", zebra_stripes=True, id=f"{key}-table")
-                for column in columns:
-                    table.add_column(column, key=column)
-                yield table
+                yield keyed_table(f"{key}-table", columns)
         yield Footer()
 
     def on_mount(self) -> None:

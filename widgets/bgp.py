@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 
 from widgets.header import finding_line
 from widgets.pane import Pane
-from widgets.table_sync import selected_key, sync_rows
+from widgets.table_sync import keyed_table, selected_key, sync_rows
 
 PEER_COLUMNS = ("name", "scope", "local side", "peer", "AS")
 SESSION_COLUMNS = ("node", "role", "expected", "observed (CalicoNodeStatus)")
@@ -104,14 +104,8 @@ class BgpPane(Pane):
         with Horizontal():
             with Vertical(id="bgp-left"):
                 yield Static("", id="bgp-summary", classes="pane-text")
-                peers = DataTable(cursor_type="row", zebra_stripes=True, id="peers-table")
-                for column in PEER_COLUMNS:
-                    peers.add_column(column, key=column)
-                yield peers
-            sessions = DataTable(cursor_type="row", zebra_stripes=True, id="sessions-table")
-            for column in SESSION_COLUMNS:
-                sessions.add_column(column, key=column)
-            yield sessions
+                yield keyed_table("peers-table", PEER_COLUMNS)
+            yield keyed_table("sessions-table", SESSION_COLUMNS)
 
     def show_view(self, view) -> None:
         self.show_health(view.pane_health(self.RESOURCES))

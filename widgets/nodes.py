@@ -20,7 +20,7 @@ from tui.model.node import Node
 from tui.model.usage import NodeUsage
 from tui.sim.selectors import SelectorError, parse_label_selector
 from widgets.pane import Pane
-from widgets.table_sync import selected_key, sync_rows
+from widgets.table_sync import keyed_table, selected_key, sync_rows
 
 # The migration's questions first (where are the blocks and IPs, is the podCIDR right), BGP identity after.
 COLUMNS = ("name", "roles", "status", "route reflector", "blocks / IPs per pool", "podCIDR", "BGP address", "AS",
@@ -158,10 +158,7 @@ class NodesPane(Pane):
         with Horizontal(id="filter-row"):
             yield Input(placeholder="node name, or label selector (e.g. route-reflector=true)", id="filter")
             yield Static("", id="filter-error")
-        table = DataTable(cursor_type="row", zebra_stripes=True, id="nodes-table")
-        for column in COLUMNS:
-            table.add_column(column, key=column)
-        yield table
+        yield keyed_table("nodes-table", COLUMNS)
 
     def show_view(self, view) -> None:
         self.view = view

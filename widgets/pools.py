@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.widgets import DataTable
 
 from tui.model.calico import IPPool
 from tui.model.usage import ORPHANED, PoolUsage
 from widgets.pane import Pane
-from widgets.table_sync import selected_key, sync_rows
+from widgets.table_sync import keyed_table, selected_key, sync_rows
 from widgets.usage import usage_cell
 
 COLUMNS = ("name", "CIDR", "block", "encap", "NAT", "state", "node selector", "blocks", "IPs in use / total",
@@ -52,10 +51,7 @@ class PoolsPane(Pane):
     RESOURCES = ("ippools", "ipamblocks")
 
     def compose_body(self) -> ComposeResult:
-        table = DataTable(cursor_type="row", zebra_stripes=True, id="pools-table")
-        for column in COLUMNS:
-            table.add_column(column, key=column)
-        yield table
+        yield keyed_table("pools-table", COLUMNS)
 
     def show_view(self, view) -> None:
         self.show_health(view.pane_health(self.RESOURCES))

@@ -16,6 +16,14 @@ from textual.widgets import DataTable
 _widths: WeakKeyDictionary[DataTable, dict[object, Counter[int]]] = WeakKeyDictionary()
 
 
+def keyed_table(table_id: str, columns: Sequence[str]) -> DataTable:
+    """A row-cursor table whose column keys are the column titles (what `sync_rows` fills)."""
+    table = DataTable(cursor_type="row", zebra_stripes=True, id=table_id)
+    for column in columns:
+        table.add_column(column, key=column)
+    return table
+
+
 def cell_width(value: object) -> int:
     """Terminal cells a one-line table value takes."""
     return value.cell_len if isinstance(value, Text) else cell_len(str(value))
