@@ -355,7 +355,7 @@ async def _recreate_node(r: Runner, step: Step, item: dict) -> None:
             if current is None:
                 return {"deleted": False}
             r.backup(step.id, f"delete-node:{node}", current)
-            await r.call(r.rest.delete, NODES, None, node, preconditions={"uid": current["metadata"]["uid"]})
+            await r.delete_uid(NODES, None, node, current["metadata"]["uid"])
             r.log("info", step.id, f"deleted Node {node} (podCIDR {(current.get('spec') or {}).get('podCIDR')})")
             return {"deleted": True}
         await r.action(step.id, f"delete-node:{node}", delete)
@@ -495,11 +495,7 @@ async def _release_old_blocks(r: Runner, step: Step) -> None:
 
         async def delete(res=res, obj=obj, key=key):
             r.backup(step.id, key, obj)
-            try:
-                await r.call(r.rest.delete, res, None, name_of(obj), preconditions={"uid": obj["metadata"]["uid"]})
-            except ApiStatusError as exc:
-                if exc.code != 404:
-                    raise
+            await r.delete_uid(res, None, name_of(obj), obj["metadata"]["uid"])
             return {"deleted": True}
         await r.action(step.id, key, delete)
 

@@ -155,9 +155,23 @@ class ClusterLock:
         self.rest.replace(LEASES, LEASE_NAMESPACE, LEASE_NAME,
                           lease_object(self.holder, datetime.now(timezone.utc), lease))
 
-    def release(self) -> None:
+    def _held(self) -> dict | None:
         lease = self._read()
         if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.holder.identity:
-            return
-        self.rest.delete(LEASES, LEASE_NAMESPACE, LEASE_NAME,
-                         preconditions={"resourceVersion": lease["metadata"]["resourceVersion"]})
+            return None
+        return lease
+
+    def release(self, attempts: int = 3) -> None:
+        """Delete the Lease if it is still ours; a delete whose answer was lost is found done by
+        reading again."""
+        for attempt in range(1, attempts + 1):
+            lease = self._held()
+            if lease is None:
+                return
+            try:
+                self.rest.delete(LEASES, LEASE_NAMESPACE, LEASE_NAME,
+                                 preconditions={"resourceVersion": lease["metadata"]["resourceVersion"]})
+                return
+            except ApiStatusError as exc:
+                if not (exc.transient or exc.code in (404, 409)) or attempt == attempts:
+                    raise

@@ -173,6 +173,15 @@ class Runner:
                 return None
             raise
 
+    async def delete_uid(self, res, namespace: str | None, name: str, uid: str) -> None:
+        """Delete exactly this object (by uid). Not found counts as deleted: a retry after an
+        attempt whose answer was lost finds the object gone."""
+        try:
+            await self.call(self.rest.delete, res, namespace, name, preconditions={"uid": uid})
+        except ApiStatusError as exc:
+            if exc.code != 404:
+                raise
+
     def backup(self, step: str, action: str, obj: dict) -> None:
         self.journal.append("backup", step=step, action=action, ref=ObjectRef.of(obj).__dict__,
                             object=obj)
@@ -231,8 +240,7 @@ class Runner:
                         return {"deleted": False}
                     self.backup(step, key, live)
                     await self.call(self.rest.delete, res, ref.namespace, ref.name, dry_run=True)
-                    await self.call(self.rest.delete, res, ref.namespace, ref.name,
-                                    preconditions={"uid": live["metadata"]["uid"]})
+                    await self.delete_uid(res, ref.namespace, ref.name, live["metadata"]["uid"])
                     self.log("info", step, f"deleted {ref}")
                     return {"deleted": True}
                 return await self._update(step, key, change, live)
@@ -245,9 +253,12 @@ class Runner:
     async def _create(self, step: str, change: Change, live: dict | None) -> dict:
         ref = change.ref
         if live is not None:
-            if change_set(live.get("spec"), change.after.get("spec")):
-                wanted = {k: v for k, v in change.after.get("spec", {}).items()}
-                raise StepFailed(f"{ref} already exists and differs from the plan; wanted spec {wanted}")
+            # Fields the plan leaves out are the server's defaults (a create whose answer was lost
+            # comes back with them); only a planned field with another value is someone else's.
+            differs = {path: values for path, values in change_set(live.get("spec"), change.after.get("spec")).items()
+                       if values[1] is not ABSENT}
+            if differs:
+                raise StepFailed(f"{ref} already exists and differs from the plan: {_describe(differs)}")
             self.log("info", step, f"{ref} already exists as planned")
             return {"created": False}
         await self.call(self.rest.create, ref.resource, ref.namespace, change.after, dry_run=True)

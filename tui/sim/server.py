@@ -130,9 +130,9 @@ class Faults:
         await self._resumed.wait()
 
     def fail(self, count: int, code: int, prefix: str = "", message: str = "", after_apply: bool = False) -> None:
-        """The next `count` requests under `prefix` fail with `code`; with `after_apply`, only writes,
-        and each takes effect before its answer is replaced by the error (a response lost on the way
-        back, which is what makes a retried write dangerous)."""
+        """The next `count` requests under `prefix` fail with `code`; with `after_apply`, only writes
+        (not dry-runs), and each takes effect before its answer is replaced by the error (a response
+        lost on the way back, which is what makes a retried write dangerous)."""
         self.failures.append({"count": count, "code": code, "prefix": prefix, "message": message,
                               "afterApply": after_apply})
 
@@ -291,7 +291,8 @@ class ApiServer:
         await self.faults.wait_resumed()
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
-        injected = self.faults.take_failure(request.path, request.method in WRITE_METHODS)
+        injected = self.faults.take_failure(request.path, request.method in WRITE_METHODS
+                                            and request.query.get("dryRun") != "All")
         if injected is not None and not injected[1]:
             raise injected[0]
         if request.path.rstrip("/") not in PUBLIC_PATHS:
