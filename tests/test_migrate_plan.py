@@ -270,6 +270,16 @@ def test_plan_order_and_contents_for_recreate_nodes():
     assert "CALICO_IPV4POOL_CIDR" in env.diff and "172.21.0.0/16" in env.diff
 
 
+def test_a_cni_config_pin_is_rewritten_and_calico_node_restarted():
+    snap = snapshot(raw_cluster(ipv4_pools=["default-ipv4-ippool", "192.168.0.0/16"]))
+    pins = make_plan(snap).step("cni-pins")
+    assert [str(c.ref) for c in pins.changes] == ["ConfigMap kube-system/calico-config", "DaemonSet kube-system/calico-node",
+                                                  "Namespace legacy"]
+    text = pins.changes[0].after["data"]["cni_network_config"]
+    assert '"ipv4_pools": ["ipv4-ippool-172-21-0-0-16", "172.21.0.0/16"]' in text and "__CNI_MTU__" in text
+    assert "kubectl.kubernetes.io/restartedAt" in pins.changes[1].diff
+
+
 def test_disable_allocation_and_drain_plans():
     plan = make_plan(node_strategy="disable-allocation", roll="drain")
     assert "node-podcidrs" not in plan.ids and "kcm-pause-allocation" not in plan.ids

@@ -106,6 +106,9 @@ async def run_kube_proxy(r: Runner, step: Step) -> None:
 
 async def run_cni_pins(r: Runner, step: Step) -> None:
     await apply_all(r, step)
+    for change in step.changes:
+        if change.ref.kind == "DaemonSet":
+            await r.wait_for(step.id, "calico-node restart", lambda ref=change.ref: _settled(r, ref))
     refs = set(r.params.old_refs)
     namespaces = await r.call(r.rest.list, NAMESPACES)
     left = [name_of(n) for n in namespaces if refs & set(pin_refs(n))]

@@ -134,12 +134,16 @@ def step_kube_proxy(snap: Snapshot, params: MigrationParams, proj: Projection, s
         rollback="restore the ConfigMap from the journal's backup and restart kube-proxy")
 
 
-def step_cni_pins(snap: Snapshot, params: MigrationParams, proj: Projection) -> Step | None:
+def step_cni_pins(snap: Snapshot, params: MigrationParams, proj: Projection, stamp: str) -> Step | None:
     args = {"old_refs": params.old_refs, "new_name": params.pool_name, "new_cidr": params.target_cidr}
     changes = []
     cm = _configmap(snap, "calico-config")
     if cm is not None and snap.cluster.cni and set(params.old_refs) & set(snap.cluster.cni.ipv4_pools):
         changes.append(proj.change(cm, [("cni-pool-pins", args)]))
+        node = snap.cluster.calico_node
+        ds = _daemonset(snap, "calico-node", node.namespace) if node else None
+        if ds is not None:  # install-cni writes the conflist from the ConfigMap only when calico-node starts
+            changes.append(proj.change(ds, [("rollout-restart", {"stamp": stamp})]))
     for ns in pinned_to(snap.workloads.namespaces, set(params.old_refs)):
         changes.append(proj.change(ns, [("annotation-pool-pins", args)]))
     changes = [c for c in changes if c is not None]
@@ -148,7 +152,9 @@ def step_cni_pins(snap: Snapshot, params: MigrationParams, proj: Projection) -> 
     return Step(
         id="cni-pins", title="Re-point pool pins (CNI config, namespace annotations) to the new pool", kind=API,
         why="A pod whose CNI config or namespace names a pool explicitly only gets addresses from that pool; "
-            "once it is disabled Calico refuses with 'the given pool … does not exist, or is not enabled'.",
+            "once it is disabled Calico refuses with 'the given pool … does not exist, or is not enabled'. "
+            "calico-node's install-cni writes the CNI config file from calico-config only when it starts, "
+            "so a changed calico-config is followed by a calico-node restart.",
         if_skipped="Pods in the pinned namespaces (or every pod, for the CNI config) fail to start after "
                    "the old pool is disabled.",
         changes=tuple(changes),
@@ -451,7 +457,7 @@ def build_plan(snap: Snapshot, params: MigrationParams, findings: list[Finding],
     builders: list[Callable[[], Step | None]] = [
         lambda: step_create_pool(snap, params, proj),
         lambda: step_kube_proxy(snap, params, proj, stamp),
-        lambda: step_cni_pins(snap, params, proj),
+        lambda: step_cni_pins(snap, params, proj, stamp),
         lambda: step_disable_old_pool(snap, params, proj),
         lambda: step_roll(snap, params, proj, stamp),
         lambda: step_kcm_pause(snap, params),
