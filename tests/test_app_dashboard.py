@@ -94,7 +94,8 @@ async def test_panes_show_the_figures_of_the_model(seed_sim, messages):
     async with app.run_test(size=WIDE, message_hook=messages.append) as pilot:
         await until(pilot, lambda: all_live(app), "every watch live")
         expected = fresh_view(seed_sim)
-        await until(pilot, lambda: len(app.dashboard.query_one(NodesPane).table.rows) == len(expected.nodes), "node rows")
+        table = app.dashboard.query_one(NodesPane).table
+        await until(pilot, lambda: len(table.rows) == len(expected.nodes), "node rows")
 
         assert any(isinstance(m, Connected) for m in messages)
         assert any(isinstance(m, ClusterUpdated) for m in messages)

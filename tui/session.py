@@ -42,6 +42,9 @@ class Opened:
     read_only_reason: str
 
 
+RRClusters = dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+
+
 @dataclass(frozen=True)
 class LiveView:
     """One coalesced picture: the model with its derived views (computed off the UI thread), the raw
@@ -53,7 +56,7 @@ class LiveView:
     bgp: BgpTopology
     expected_peers: dict[str, int]  # BGP sessions each node should have, from the configuration
     sessions: dict[str, tuple[BgpSession, ...]]  # merged with observed states, nodes with a CalicoNodeStatus
-    rr_clusters: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # cluster ID -> (reflectors, clients)
+    rr_clusters: RRClusters  # cluster ID -> (reflectors, clients)
     findings: tuple[Finding, ...]
     raw: RawCluster
     health: dict[str, PaneHealth]
@@ -89,7 +92,7 @@ class LiveView:
         return next((o for o in self.raw.get(kind, ()) if o.get("metadata", {}).get("name") == name), None)
 
 
-def route_reflector_clusters(cluster: Cluster, topology: BgpTopology) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+def route_reflector_clusters(cluster: Cluster, topology: BgpTopology) -> RRClusters:
     """Route-reflector cluster ID → (its reflectors, the nodes they reflect routes for)."""
     reflectors: dict[str, list[str]] = {}
     for node in cluster.nodes:

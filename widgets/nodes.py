@@ -118,7 +118,7 @@ def node_rows(view, matcher: NodeMatcher) -> tuple[dict[str, tuple], dict[str, d
         cells = {  # column -> (cell, sort value)
             "name": (usage.name, usage.name),
             "roles": (",".join(node.roles) if node and node.roles else "—", ",".join(node.roles) if node else ""),
-            "status": (status_cell(node), (node is not None and node.ready, node is not None and not node.unschedulable)),
+            "status": (status_cell(node), (bool(node and node.ready), bool(node and not node.unschedulable))),
             "route reflector": (rr, rr.plain),
             "blocks / IPs per pool": (per_pool_cell(counts), usage.in_use),
             "podCIDR": (pod_cidr_cell(pod_cidrs, cluster_cidrs), tuple(int(c.network_address) for c in pod_cidrs)),
