@@ -31,6 +31,7 @@ class Namer:
         return self.hex(64)
 
     def uuid(self) -> str:
+        """A version-4 UUID."""
         h = self.hex(32)
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 

@@ -185,10 +185,12 @@ class Store:
 
     def bulk_create(self, entries: Iterable[tuple[StorageKey, dict]]) -> None:
         """Insert many new objects without events: for building a big cluster before anyone watches
-        (each object still gets its own revision; the history starts after them)."""
+        (each object still gets its own revision; the history starts after them). The objects are
+        handed over: their metadata is stamped in place."""
         for key, obj in entries:
             self._rv += 1
-            self._objects.setdefault(key, {})[object_key(obj)] = stamped(obj, self._rv)
+            obj["metadata"]["resourceVersion"] = str(self._rv)
+            self._objects.setdefault(key, {})[object_key(obj)] = obj
         self.compact()
 
     def compact(self) -> None:

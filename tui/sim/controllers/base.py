@@ -70,7 +70,8 @@ def controller_uid(obj: dict) -> list[str]:
 
 def controlled_by(cache: ObjectCache, key: Key, uid: str) -> list[dict]:
     """Objects of type `key` whose controller (ownerReference with controller: true) is `uid`."""
-    return [o for o in cache.by_index(key, BY_OWNER, uid) if controller_uid(o) == [uid]]
+    return [o for o in cache.by_index(key, BY_OWNER, uid)
+            if any(r.get("uid") == uid and r.get("controller") for r in o["metadata"]["ownerReferences"])]
 
 
 def namespace_of(obj: dict) -> list[str]:

@@ -75,7 +75,9 @@ class BgpStatus(Controller):
 
     def topology(self):
         if self._topology is None:
-            raw = {"nodes": self.cache.list(NODE), "bgpconfigurations": self.cache.list(key_of(BGPCONFIGURATIONS)),
+            nodes = [{"metadata": {k: n["metadata"].get(k) for k in ("name", "labels", "annotations")}}
+                     for n in self.cache.list(NODE)]  # BGP only looks at labels and annotations
+            raw = {"nodes": nodes, "bgpconfigurations": self.cache.list(key_of(BGPCONFIGURATIONS)),
                    "bgppeers": self.cache.list(key_of(BGPPEERS))}
             self._topology = bgp_topology(build_cluster(raw))
             self._expected = {}

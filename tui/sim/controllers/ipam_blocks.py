@@ -88,7 +88,11 @@ def in_use(spec: dict) -> int:
 
 
 def ordinal_ip(cidr: str, ordinal: int) -> str:
-    return str(network(cidr).network_address + ordinal)
+    net = network(cidr)
+    if net.version == 4:  # formatted by hand: this runs for every address of a 5,000-node cluster
+        value = int(net.network_address) + ordinal
+        return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    return str(net.network_address + ordinal)
 
 
 def ip_ordinal(cidr: str, ip: str) -> int | None:

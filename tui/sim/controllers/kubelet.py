@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tui.sim.clock import parse_rfc3339
 from tui.sim.controllers import ipam_blocks as ib
-from tui.sim.controllers.base import BY_NODE, NODES, PODS, Controller, key_of, node_of_pod
+from tui.sim.controllers.base import BY_NODE, CNI_INSTALLED, NODES, PODS, Controller, key_of, node_of_pod
 from tui.sim.controllers.events import WARNING
 from tui.sim.controllers.ipam import Ipam, IpamError, pod_handle
 from tui.sim.node_objects import capacity, kubelet_labels, node_addresses, node_info, node_status, registered_node
@@ -38,6 +38,7 @@ class Kubelet(Controller):
         self._starting: dict[str, tuple[str, float, str]] = {}  # pod uid -> (ip, running at, sandbox)
         self._killing: dict[str, float] = {}  # pod uid -> final delete at
         self._registered: dict[str, int] = {}  # node -> kubelet start it registered (or found) its Node in
+        self._static_hosts: set[str] = set()  # nodes that have (or had) static pods
 
     def initial_keys(self):
         for name in self.ctx.hosts:
@@ -58,6 +59,11 @@ class Kubelet(Controller):
             yield ("node", obj["metadata"]["name"])
 
     def on_host(self, node, action):
+        if action == CNI_INSTALLED:  # only pods waiting for the network care
+            for pod in self.cache.by_index(POD, BY_NODE, node):
+                if not _settled(pod):
+                    yield ("pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            return
         yield ("node", node)
         for pod in self.cache.by_index(POD, BY_NODE, node):
             if not _settled(pod) or not is_ready(pod) or pod["metadata"].get("deletionTimestamp"):
@@ -94,6 +100,9 @@ class Kubelet(Controller):
         self._sync_static_pods(host, self.cache.get(NODE, None, name))
 
     def _sync_static_pods(self, host, node: dict) -> None:
+        if not host.static_pods and host.name not in self._static_hosts:
+            return
+        self._static_hosts.add(host.name)  # it may still have mirror pods to remove
         api, pods = self.ctx.api, self.ctx.res(PODS)
         wanted = {}
         for manifest_name, manifest in host.static_pods.items():
