@@ -260,6 +260,16 @@ async def test_an_unchanged_view_redraws_nothing_and_the_palette_lists_the_regis
         app.dashboard.show_view(app.view)  # the same picture again, as a coalesced no-op change set would
         assert [table._update_count for table in tables] == counts
 
+        nodes = app.dashboard.query_one(NodesPane)
+        held = {u.name: u.in_use for u in app.view.nodes}
+        await pilot.press("s", "s", "s", "s")  # name → roles → status → route reflector → blocks / IPs
+        assert nodes.sort_column == "blocks / IPs per pool"
+        order = [row.key.value for row in nodes.table.ordered_rows]
+        assert order == sorted(held, key=lambda name: (held[name], name))
+        await pilot.press("s", "s", "s", "s", "s")  # past the last column: reversed, by name
+        assert nodes.sort_column == "name" and nodes.sort_reverse
+        assert [row.key.value for row in nodes.table.ordered_rows] == sorted(held, reverse=True)
+
         provider = RegistryCommands(app.screen)
         titles = {hit.text.split("  (")[0] async for hit in provider.discover()}
         assert {c.title for c in keys.commands(keys.DASHBOARD, keys.APP) if c.id != "palette"} <= titles
