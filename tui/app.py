@@ -159,7 +159,7 @@ class CalicoApp(App[int]):
     # -- terminal gone (SSH drop) -----------------------------------------------------------------
 
     def _check_terminal(self) -> None:
-        if not terminal_alive(sys.__stdin__.fileno()):
+        if sys.__stdin__ is None or not terminal_alive(sys.__stdin__.fileno()):
             self._terminal_gone()
 
     def _terminal_gone(self) -> None:

@@ -191,7 +191,9 @@ class Session:
         self.cache.subscribe(on_change, max_rate_hz=REFRESH_HZ)
 
     def relist(self) -> None:
-        self.cache.relist()
+        """List everything again (nothing to do before the first connection succeeded)."""
+        if self.cache is not None:
+            self.cache.relist()
 
     @property
     def status_group(self) -> str | None:
