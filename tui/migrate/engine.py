@@ -122,10 +122,12 @@ def start(conn, plan: Plan, options: RunOptions | None = None, sim_manual: bool 
     pending = latest_unfinished(uid, root)
     if pending is not None:
         raise StartError(f"migration {pending} of this cluster is unfinished: continue it with --resume")
-    journal = Journal.create(uid, new_migration_id(), root)
-    _audit(conn, journal, root)
-    lock = ClusterLock(rest, Holder.me(journal.migration_id))
-    reason = _take_lock(lock)
+    migration_id = new_migration_id()
+    _audit(conn, migration_id, root)
+    lock = ClusterLock(rest, Holder.me(migration_id))
+    reason = _take_lock(lock)  # refused: nothing was written, in the cluster or here
+    journal = Journal.create(uid, migration_id, root)
+    _audit(conn, migration_id, root, journal)
     journal.append("migration-start", plan=plan.to_dict(), sim_manual=sim_manual)
     runner = Runner(rest, plan, journal, options, host_actions, lock)
     runner.log("info", None, f"cluster lock taken: {reason}")
@@ -150,7 +152,7 @@ def resume(conn, migration_id: str | None = None, options: RunOptions | None = N
     plan = Plan.from_dict(start_record["plan"])
     manual = start_record.get("sim_manual", False) if sim_manual is None else sim_manual
     host_actions = _host_actions(conn, manual)
-    _audit(conn, journal, root)
+    _audit(conn, journal.migration_id, root, journal)
     lock = ClusterLock(rest, Holder.me(journal.migration_id))
     reason = _take_lock(lock)
     runner = Runner(rest, plan, journal, options, host_actions, lock)
@@ -160,10 +162,11 @@ def resume(conn, migration_id: str | None = None, options: RunOptions | None = N
     return runner
 
 
-def _audit(conn, journal: Journal, root) -> None:
-    """From here on every mutation is in the audit log, with the migration, step and action."""
+def _audit(conn, migration_id: str, root, journal: Journal | None = None) -> None:
+    """From here on every mutation is in the audit log, with the migration (and, once there is a
+    journal, the step and action)."""
     path = None if root is None else Path(root).parent / audit.AUDIT_FILE
-    audit.attach(conn, lambda: {"migration": journal.migration_id, **journal.in_progress()}, path)
+    audit.attach(conn, lambda: {"migration": migration_id, **(journal.in_progress() if journal else {})}, path)
 
 
 def _take_lock(lock: ClusterLock) -> str:

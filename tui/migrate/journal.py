@@ -221,8 +221,11 @@ def list_migrations(cluster_uid: str, root: Path | None = None) -> list[str]:
 
 
 def latest_unfinished(cluster_uid: str, root: Path | None = None) -> str | None:
+    """The newest migration that started (its plan is journaled) and did not finish. A journal
+    without a plan is from a run killed before it changed anything: there is nothing to resume."""
     for migration_id in reversed(list_migrations(cluster_uid, root)):
         records, _, _ = read_records((root or journal_root()) / cluster_uid / migration_id / JOURNAL_FILE)
-        if not any(r.get("type") == "migration-done" for r in records):
+        types = {r.get("type") for r in records}
+        if "migration-start" in types and "migration-done" not in types:
             return migration_id
     return None
