@@ -137,9 +137,13 @@ class DashboardScreen(Screen[None]):
 
     # -- detail, YAML, BGP status ------------------------------------------------------------------
 
-    @on(NodesPane.OpenNode)
-    def _open_node(self, message: NodesPane.OpenNode) -> None:
-        self.app.push_screen(NodeDetailScreen(message.node))
+    @on(DataTable.RowSelected)
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click) on a node row opens the node; on a pool or peer row, its YAML."""
+        if event.data_table.id in ("nodes-table", "sessions-table"):
+            self.app.push_screen(NodeDetailScreen(event.row_key.value))
+        else:
+            self.action_yaml()
 
     def action_node_detail(self) -> None:
         node = self.query_one(NodesPane).selected_node()
@@ -157,8 +161,9 @@ class DashboardScreen(Screen[None]):
             self.app.push_screen(YamlScreen(kind, obj))
 
     def action_sort(self) -> None:
-        self.active = "nodes"
-        self.query_one(NodesPane).next_sort()
+        nodes = self.query_one(NodesPane)
+        nodes.focus_table()
+        nodes.next_sort()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "bgp_status":

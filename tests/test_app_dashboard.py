@@ -177,6 +177,10 @@ async def test_tab_walks_the_panes_at_80x24(seed_sim, messages):
         await pilot.click("#tab-bgp")  # the mouse works too
         await pilot.pause()
         assert visible() == ["bgp"] and app.focused.id == "peers-table"
+        await pilot.press("tab", "enter")  # a row of the sessions table is a node too
+        detail = await until(pilot, lambda: isinstance(app.screen, NodeDetailScreen) and app.screen, "node detail")
+        assert detail.node == app.view.cluster.nodes[0].name
+        await pilot.press("escape")
         await pilot.resize_terminal(*WIDE)
         await pilot.pause()
         assert not screen.has_class("-narrow") and visible() == ["pools", "nodes", "bgp"]

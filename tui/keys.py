@@ -46,7 +46,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("filter", "slash", "filter", "Filter", "Filter nodes by name or by a label selector "
             "(e.g. route-reflector=true, node-role.kubernetes.io/control-plane).", DASHBOARD, key_display="/"),
     Command("node-detail", "enter", "node_detail", "Detail", "Open the selected node: blocks, IPs, BGP sessions, "
-            "kube-proxy and calico-node pods.", DASHBOARD),
+            "kube-proxy and calico-node pods (on a pool or peer row: its YAML).", DASHBOARD),
     Command("yaml", "y", "yaml", "YAML", "Show the live object of the selected row as YAML.", DASHBOARD),
     Command("sort", "s", "sort", "Sort", "Sort nodes by the next column (again on the last one: reverse).",
             DASHBOARD),

@@ -12,7 +12,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from tui.model.cidr import Network
@@ -141,11 +140,6 @@ class NodesPane(Pane):
     NodesPane #filter-error { width: auto; max-width: 60%; color: $error; padding: 0 1; }
     """
 
-    class OpenNode(Message):
-        def __init__(self, node: str) -> None:
-            super().__init__()
-            self.node = node
-
     def __init__(self, clock, **kwargs) -> None:
         super().__init__(clock, **kwargs)
         self.matcher: NodeMatcher = node_matcher("")
@@ -224,11 +218,6 @@ class NodesPane(Pane):
     @on(DataTable.HeaderSelected)
     def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
         self.sort_by(str(event.column_key.value))
-
-    @on(DataTable.RowSelected)
-    def _row_chosen(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.post_message(self.OpenNode(event.row_key.value))
 
     def selected_node(self) -> str | None:
         return selected_key(self.table)
