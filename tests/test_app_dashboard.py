@@ -51,8 +51,10 @@ def fresh_view(sim) -> LiveView:
     return LiveView.build(raw, {}, time.time())
 
 
-def rows(table) -> dict[str, list[str]]:
-    return {key.value: [str(cell) for cell in table.get_row(key)] for key in table.rows}
+def rows(table) -> dict[str, dict[str, str]]:
+    """Row key → {column title: cell text}."""
+    titles = [str(column.value) for column in table.columns]
+    return {key.value: dict(zip(titles, map(str, table.get_row(key)))) for key in table.rows}
 
 
 async def until(pilot, predicate, what: str, timeout: float = 20.0):
@@ -102,28 +104,30 @@ async def test_panes_show_the_figures_of_the_model(seed_sim, messages):
         pools = rows(app.dashboard.query_one(PoolsPane).table)
         for usage in expected.pools:
             row = pools[usage.name]
-            assert row[1] == str(usage.pool.cidr)
-            assert row[7] == str(len(usage.blocks))
-            assert f" {usage.in_use}/{usage.total} " in row[8]
-        assert pools["default-ipv4-ippool"][1] == "192.168.0.0/16"
+            assert row["CIDR"] == str(usage.pool.cidr)
+            assert row["blocks"] == str(len(usage.blocks))
+            assert f" {usage.in_use}/{usage.total} " in row["IPs in use / total"]
+        assert pools["default-ipv4-ippool"]["CIDR"] == "192.168.0.0/16"
 
         nodes = rows(app.dashboard.query_one(NodesPane).table)
         assert set(nodes) == {u.name for u in expected.nodes}
         for usage in expected.nodes:
             held = sum(usage.allocations_by_pool.values())
-            shown = sum(int(part.rsplit("/", 1)[1]) for part in nodes[usage.name][4].split(" · ") if "/" in part)
+            per_pool = nodes[usage.name]["blocks / IPs per pool"].split(" · ")
+            shown = sum(int(part.rsplit("/", 1)[1]) for part in per_pool if "/" in part)
             assert shown == held, usage.name
         reflectors = {n.name for n in expected.cluster.nodes if n.rr_cluster_id}
-        assert reflectors and {k for k, r in nodes.items() if r[3].startswith("◆ RR 224.0.0.1")} == reflectors
+        assert reflectors and {k for k, r in nodes.items() if r["route reflector"] == "◆ RR 224.0.0.1"} == reflectors
 
         summary = str(app.dashboard.query_one("#bgp-summary").content)
         assert "AS 63400" in summary and "mesh ✖ off" in summary
         sessions = rows(app.dashboard.query_one("#sessions-table"))
         for node in expected.cluster.nodes:
-            assert sessions[node.name][2] == str(len(expected.bgp.expected_peers(node.name)))
+            assert sessions[node.name]["expected"] == str(len(expected.bgp.expected_peers(node.name)))
         for name, node_sessions in expected.sessions.items():
             up = sum(1 for s in node_sessions if s.established)
-            assert sessions[name][3].endswith(f"{up}/{sum(1 for s in node_sessions if s.expected)} Established")
+            expected_here = sum(1 for s in node_sessions if s.expected)
+            assert sessions[name]["observed (CalicoNodeStatus)"].endswith(f"{up}/{expected_here} Established")
 
 
 async def test_filter_and_node_detail_by_keys_only(seed_sim, messages):
@@ -134,7 +138,7 @@ async def test_filter_and_node_detail_by_keys_only(seed_sim, messages):
         total = len(nodes.table.rows)
         await pilot.press("slash", *"route-reflector=true")
         await until(pilot, lambda: 0 < len(nodes.table.rows) < total, "the filtered list")
-        assert all(row[3].startswith("◆ RR") for row in rows(nodes.table).values())
+        assert all(row["route reflector"].startswith("◆ RR") for row in rows(nodes.table).values())
         assert str(nodes.border_title).startswith(f"Nodes {len(nodes.table.rows)}/{total}")
 
         await pilot.press(",", "!")  # "route-reflector=true,!": not a selector
@@ -191,13 +195,13 @@ async def test_a_pool_disabled_through_the_api_shows_within_a_second(seed_sim, m
     async with app.run_test(size=WIDE) as pilot:
         await until(pilot, lambda: all_live(app), "every watch live")
         table = app.dashboard.query_one(PoolsPane).table
-        assert rows(table)["default-ipv4-ippool"][5] == "✔ enabled"
+        assert rows(table)["default-ipv4-ippool"]["state"] == "✔ enabled"
         api = client.CustomObjectsApi(config.new_client_from_config(str(seed_sim.kubeconfig_path)))
-        started = seed_sim.clock.now()
         api.patch_cluster_custom_object("projectcalico.org", "v3", "ippools", "default-ipv4-ippool",
                                         {"spec": {"disabled": True}})
-        await until(pilot, lambda: rows(table)["default-ipv4-ippool"][5] == "⊘ disabled", "the pool shown disabled",
-                    10)
+        started = seed_sim.clock.now()  # the change is committed: from here on it is the dashboard's time
+        await until(pilot, lambda: rows(table)["default-ipv4-ippool"]["state"] == "⊘ disabled",
+                    "the pool shown disabled", 10)
         assert seed_sim.clock.now() - started < 1.0
 
         await pilot.press("shift+tab", "y")  # the pool's YAML follows the live object

@@ -10,7 +10,8 @@ from widgets.pane import Pane
 from widgets.table_sync import keyed_table, selected_key, sync_rows
 from widgets.usage import usage_cell
 
-COLUMNS = ("name", "CIDR", "block", "encap", "NAT", "state", "node selector", "blocks", "IPs in use / total",
+# Usage and state first: what an operator watching a migration looks at; configuration after.
+COLUMNS = ("name", "CIDR", "state", "IPs in use / total", "blocks", "block", "encap", "NAT", "node selector",
            "managed")
 
 
@@ -34,13 +35,13 @@ def pool_rows(usages: tuple[PoolUsage, ...]) -> dict[str, tuple]:
     for usage in usages:
         pool = usage.pool
         if pool is None:
-            rows[usage.name] = (f"⚠ {usage.name}", "—", "", "", "", "⚠ in no pool", "", str(len(usage.blocks)),
-                                usage_cell(usage.in_use, usage.total), "")
+            rows[usage.name] = (f"⚠ {usage.name}", "—", "⚠ in no pool", usage_cell(usage.in_use, usage.total),
+                                str(len(usage.blocks)), "", "", "", "", "")
             continue
         rows[pool.name] = (
-            pool.name, str(pool.cidr), f"/{pool.block_size}", encapsulation(pool),
-            "✔ yes" if pool.nat_outgoing else "no", pool_state(pool), str(pool.node_selector),
-            str(len(usage.blocks)), usage_cell(usage.in_use, usage.total),
+            pool.name, str(pool.cidr), pool_state(pool), usage_cell(usage.in_use, usage.total),
+            str(len(usage.blocks)), f"/{pool.block_size}", encapsulation(pool),
+            "✔ yes" if pool.nat_outgoing else "no", str(pool.node_selector),
             "◆ operator" if pool.operator_managed else "",
         )
     return rows
