@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 
 import pytest
 from textual.app import App, ComposeResult
@@ -156,3 +158,11 @@ def test_a_parse_memo_rebuilds_only_changed_objects():
     unchanged = [a is b for a, b in zip(first.nodes, second.nodes)]
     assert unchanged == [i != 3 for i in range(len(first.nodes))]
     assert second.nodes[3].route_reflector and not first.nodes[3].route_reflector
+
+
+def test_the_command_line_does_not_import_textual_before_the_colour_choice():
+    """TEXTUAL_COLOR_SYSTEM is read once, at textual's import: parsing arguments must not import it."""
+    code = ("import sys, tui.cli; tui.cli.build_parser().parse_args(['--color-system', '256']); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
