@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import urllib3
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import incluster_config
@@ -236,6 +237,11 @@ def connect(kubeconfig: str | None = None, context: str | None = None,
         loader.load_and_set(config)
     except ConfigException as exc:
         raise ClusterAccessError(f"kubeconfig: {exc}", "kubeconfig") from None
+    except (yaml.YAMLError, TypeError, AttributeError, KeyError, ValueError) as exc:
+        # not YAML, or YAML of the wrong shape: the client's loader trips over it in many ways
+        reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise ClusterAccessError(f"kubeconfig: {', '.join(paths)} is not a valid kubeconfig: "
+                                 f"{reason or type(exc).__name__}", "kubeconfig") from None
     user = loader.current_context["context"].get("user", "")
     return Connection(context=name, server=config.host, user=str(user),
                       api_client=client.ApiClient(configuration=config))
