@@ -58,6 +58,7 @@ class AuditLog:
         self.path = path
         self.who = who
         self.context = context or dict
+        self._private = False
 
     def record(self, method: str, path: str, query: Mapping | None, code: int | None,
                error: str | None = None) -> dict | None:
@@ -69,8 +70,10 @@ class AuditLog:
         if error:
             entry["result"]["error"] = error
         line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
-        if not self.path.parent.is_dir():
-            self.path.parent.mkdir(parents=True, mode=0o700)
+        if not self._private:  # the directory may exist already, made by someone less careful
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.path.parent, 0o700)
+            self._private = True
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)

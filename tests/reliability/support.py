@@ -15,6 +15,7 @@ from pathlib import Path
 from conftest import stop_simulator
 from reliability.zygote import Zygote
 from tui.migrate.journal import CRASH_ENV, read_records
+from tui.sim.auth import Auth
 from tui.sim.simulator import Simulator
 
 SMALL = Path(__file__).with_name("small.yaml")
@@ -68,9 +69,12 @@ def eventually(predicate, timeout: float = 10.0, interval: float = 0.05):
 
 # --- the small cluster ------------------------------------------------------------------------------
 
-def boot(directory: Path, speed: float = SPEED) -> Simulator:
-    """The small scenario with its controllers running, serving HTTPS, kubeconfig written."""
+def boot(directory: Path, speed: float = SPEED, tokens: dict[str, str] | None = None) -> Simulator:
+    """The small scenario with its controllers running, serving HTTPS, kubeconfig written;
+    `tokens` by identity (`admin`, `viewer`) instead of random ones."""
     sim = Simulator.from_scenario(path=SMALL, speed=speed)
+    if tokens is not None:
+        sim.auth = sim.server.auth = Auth(tokens)
     sim.start_in_thread()
     sim.kubeconfig_path = sim.write_kubeconfig(directory / "kubeconfig")
     return sim
