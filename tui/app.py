@@ -66,9 +66,12 @@ class CalicoApp(App[int]):
     COMMANDS = App.COMMANDS | {RegistryCommands}
 
     def __init__(self, session: Session, *, clock: Callable[[], float] = time.time,
-                 ansi: bool = False, watch_terminal: bool = True) -> None:
+                 ansi: bool = False, watch_terminal: bool = True, sim_manual: bool = False,
+                 run_options=None) -> None:
         super().__init__()
         self.session = session
+        self.sim_manual = sim_manual  # the simulator plays the migration's manual host steps (--demo)
+        self.run_options = run_options
         self.clock = clock
         self.watch_terminal = watch_terminal
         self.view: LiveView | None = None
@@ -111,6 +114,8 @@ class CalicoApp(App[int]):
 
     @on(ClusterUpdated)
     def _cluster_updated(self, message: ClusterUpdated) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens are being taken apart
         self.view = message.view
         with self.batch_update():
             for screen in self.screen_stack:
@@ -143,6 +148,20 @@ class CalicoApp(App[int]):
             return
         scope = getattr(self.screen, "SCOPE", None)
         self.push_screen(HelpScreen(tuple(s for s in (scope, keys.APP) if s)))
+
+    def action_open_migration(self) -> None:
+        """The migration screen is installed once and kept, so a run goes on behind the dashboard."""
+        from screens.migration import MigrationScreen
+        from tui.migration_session import MigrationSession
+
+        if isinstance(self.screen, MigrationScreen):
+            return
+        if not self.is_screen_installed("migration"):
+            session = MigrationSession(self.session.kubeconfig, self.session.context, options=self.run_options,
+                                       sim_manual=self.sim_manual, clock=self.clock)
+            self.install_screen(MigrationScreen(session, forced_read_only=self.session.force_read_only),
+                                name="migration")
+        self.push_screen("migration")
 
     @work(thread=True, exclusive=True, group="relist", exit_on_error=False, description="Relist")
     def action_relist(self) -> None:

@@ -32,6 +32,8 @@ YAML = "yaml"
 CONNECT_ERROR = "connect-error"
 DIALOG = "dialog"
 NODE_STATUS = "node-status"
+MIGRATION = "migration"
+CONFIRM = "confirm"
 
 COMMANDS: tuple[Command, ...] = (
     Command("quit", "q", "quit", "Quit", "Leave calico-tui (removes CalicoNodeStatus objects it created).", APP),
@@ -52,6 +54,9 @@ COMMANDS: tuple[Command, ...] = (
             DASHBOARD),
     Command("bgp-status", "b", "bgp_status", "BGP status", "Ask calico-node for live BGP sessions of up to 10 "
             "nodes (creates CalicoNodeStatus objects, removed on exit; needs write access).", DASHBOARD),
+    Command("migrate", "m", "app.open_migration", "Migrate", "Open the migration screen: parameters, preflight, "
+            "the plan's steps with diffs, run with live log (a run in progress goes on while you look elsewhere).",
+            DASHBOARD),
     Command("clear-filter", "escape", "clear_filter", "Clear filter", "Remove the node filter.", DASHBOARD,
             footer=False),
     Command("detail-back", "escape", "app.pop_screen", "Back", "Back to the dashboard.", NODE_DETAIL),
@@ -60,6 +65,36 @@ COMMANDS: tuple[Command, ...] = (
     Command("yaml-back", "escape", "app.pop_screen", "Back", "Close the YAML view.", YAML),
     Command("yaml-copy", "c", "copy", "Copy", "Copy the YAML to your local clipboard (OSC 52, works over SSH).",
             YAML),
+    Command("migration-params", "1", "panel('params')", "Parameters", "Show the parameters form.", MIGRATION,
+            footer=False),
+    Command("migration-preflight", "2", "panel('preflight')", "Preflight", "Show the preflight findings.", MIGRATION,
+            footer=False),
+    Command("migration-steps", "3", "panel('steps')", "Steps", "Show the plan's steps and their status.", MIGRATION,
+            footer=False),
+    Command("migration-step", "4", "panel('step')", "Step detail", "Show the selected step: why, diffs, dry-run, "
+            "host commands, live verification.", MIGRATION, footer=False),
+    Command("migration-run", "5", "panel('run')", "Run log", "Show the run: progress and live log.", MIGRATION,
+            footer=False),
+    Command("migration-next", "n", "run_step", "Next step", "Run the next step, after a confirmation that lists "
+            "its verbs and objects.", MIGRATION),
+    Command("migration-until-manual", "u", "run_until_manual", "Until manual", "Run the steps up to the next manual "
+            "host step, after one confirmation listing each step's verbs and objects.", MIGRATION),
+    Command("migration-pause", "p", "pause", "Pause/resume", "Pause the run after the current action; again to "
+            "resume.", MIGRATION),
+    Command("migration-abort", "a", "abort", "Abort", "Stop the run after the current action; the journal keeps "
+            "where it stopped, so it can be resumed.", MIGRATION),
+    Command("migration-rollback", "b", "rollback", "Roll back", "Undo the selected api step from the journal's "
+            "backups (after a confirmation).", MIGRATION),
+    Command("migration-export", "e", "export", "Export", "Write the plan as a markdown runbook into the current "
+            "directory.", MIGRATION),
+    Command("migration-copy", "c", "copy", "Copy commands", "Copy the selected manual step's host commands to your "
+            "local clipboard (OSC 52, works over SSH).", MIGRATION),
+    Command("migration-dashboard", "d", "dashboard", "Dashboard", "Back to the dashboard without stopping the run "
+            "(m comes back).", MIGRATION),
+    Command("migration-back", "escape", "dashboard", "Dashboard", "Back to the dashboard without stopping the run.",
+            MIGRATION, footer=False),
+    Command("confirm-yes", "y", "confirm", "Yes", "Do it.", CONFIRM),
+    Command("confirm-no", "n,escape", "cancel", "No", "Do nothing.", CONFIRM, key_display="n/esc"),
     Command("retry", "r", "retry", "Retry", "Try to connect to the cluster again.", CONNECT_ERROR),
     Command("dialog-close", "escape", "dismiss_dialog", "Close", "Close this dialog.", DIALOG),
     Command("node-status-create", "c", "create", "Create", "Create CalicoNodeStatus objects for the checked "
