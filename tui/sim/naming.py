@@ -42,12 +42,17 @@ class Namer:
         return self._rng.randint(low, high)
 
 
+_PAIRS = [a + b for b in SAFE_ALPHABET for a in SAFE_ALPHABET]  # two digits at a time: names are hot
+
+
 def safe_encode(number: int, length: int = 10) -> str:
     """Render a hash in the safe alphabet, like `rand.SafeEncodeString(fmt.Sprint(hash))`."""
     out = []
-    for _ in range(length):
-        number, digit = divmod(number, len(SAFE_ALPHABET))
-        out.append(SAFE_ALPHABET[digit])
+    for _ in range(length // 2):
+        number, pair = divmod(number, len(_PAIRS))
+        out.append(_PAIRS[pair])
+    if length % 2:
+        out.append(SAFE_ALPHABET[number % len(SAFE_ALPHABET)])
     return "".join(out)
 
 
