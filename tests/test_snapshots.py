@@ -11,6 +11,7 @@ import dataclasses
 import time
 
 import pytest
+from textual.widgets import DataTable
 
 from conftest import stop_simulator
 from tui.app import CalicoApp
@@ -49,7 +50,16 @@ async def settled(pilot) -> None:
         await pilot.pause(0.05)
     header = app.screen.query_one(ClusterHeader)
     header.show_identity(dataclasses.replace(header.opened, server=SHOWN_SERVER))
-    await pilot.pause(0.3)
+    await measured(pilot)
+
+
+async def measured(pilot) -> None:
+    """Until every table measured its columns (Textual does it when idle), twice in a row."""
+    quiet = 0
+    while quiet < 2:
+        await pilot.pause(0.05)
+        busy = any(t._updated_cells or t._require_update_dimensions for t in pilot.app.screen.query(DataTable))
+        quiet = 0 if busy else quiet + 1
 
 
 def test_dashboard_80x24(snapshot_sim, snap_compare):
@@ -64,7 +74,7 @@ def test_node_detail(snapshot_sim, snap_compare):
     async def open_detail(pilot):
         await settled(pilot)
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await measured(pilot)
 
     assert snap_compare(make_app(snapshot_sim), terminal_size=(100, 30), run_before=open_detail)
 
@@ -73,7 +83,7 @@ def test_yaml_view(snapshot_sim, snap_compare):
     async def open_yaml(pilot):
         await settled(pilot)
         await pilot.press("shift+tab", "y")  # the first pool, default-ipv4-ippool
-        await pilot.pause(0.3)
+        await measured(pilot)
 
     assert snap_compare(make_app(snapshot_sim), terminal_size=(100, 30), run_before=open_yaml)
 
