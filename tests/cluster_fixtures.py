@@ -11,6 +11,7 @@ import ipaddress
 import json
 from pathlib import Path
 
+import pytest
 from kubernetes import client
 
 from conftest import api_client, http, stop_simulator
@@ -70,6 +71,31 @@ class Clients:
 
     def events(self, namespace: str, name: str) -> list:
         return self.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+
+
+def running_cluster(directory: Path, name: str = "seed"):
+    """(simulator, clients) for a test, checked for controller failures afterwards."""
+    sim = start_scenario(directory, name)
+    clients = Clients(sim)
+    yield sim, clients
+    clients.close()
+    finish(sim)
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """The `seed` cluster, booted, clock frozen, controllers stopped (drive them with `settle`)."""
+    yield from running_cluster(tmp_path)
+
+
+@pytest.fixture
+def operator_cluster(tmp_path):
+    yield from running_cluster(tmp_path, "operator")
+
+
+def live(pods: list) -> list:
+    """Pods that are not being deleted."""
+    return [p for p in pods if not p.metadata.deletion_timestamp]
 
 
 def in_cidr(ip: str | None, cidr: str) -> bool:

@@ -1,30 +1,10 @@
 """calico-node, BGP status, kube-proxy and tigera-operator in the simulated cluster."""
 
-import pytest
-
-from cluster_fixtures import Clients, finish, host_action, in_cidr, settle, start_scenario
+from cluster_fixtures import cluster, host_action, in_cidr, operator_cluster, settle  # noqa: F401 (fixtures)
 from tui.sim.controllers.kube_proxy import CLUSTER_CIDR_ANNOTATION, CONFIG_HASH_ANNOTATION
 
 RR = {"10.10.0.11", "10.10.0.12"}
 TUNNEL = "projectcalico.org/IPv4IPIPTunnelAddr"
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    sim = start_scenario(tmp_path)
-    clients = Clients(sim)
-    yield sim, clients
-    clients.close()
-    finish(sim)
-
-
-@pytest.fixture
-def operator_cluster(tmp_path):
-    sim = start_scenario(tmp_path, "operator")
-    clients = Clients(sim)
-    yield sim, clients
-    clients.close()
-    finish(sim)
 
 
 def peers(clients, node):

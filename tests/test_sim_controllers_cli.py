@@ -4,15 +4,8 @@ import json
 
 import pytest
 
-from cluster_fixtures import Clients, finish, start_scenario
+from cluster_fixtures import cluster  # noqa: F401 (fixture)
 from tui.cli import main
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    sim = start_scenario(tmp_path)
-    yield sim
-    finish(sim)
 
 
 def run(capsys, *argv):
@@ -28,18 +21,15 @@ def test_scenarios_are_listed(capsys):
 
 
 def test_host_actions_and_controllers_from_the_command_line(cluster, capsys):
-    kc = str(cluster.kubeconfig_path)
+    sim, clients = cluster
+    kc = str(sim.kubeconfig_path)
     code, out, _ = run(capsys, "--kubeconfig", kc, "sim", "host", "node02", "edit-kcm",
                        "--cluster-cidr", "172.21.0.0/16")
     assert code == 0 and "--cluster-cidr=172.21.0.0/16" in out
     code, out, _ = run(capsys, "sim", "--kubeconfig", kc, "controllers", "settle", "30")
     assert code == 0 and json.loads(out)["advanced"] > 0
-    clients = Clients(cluster)
-    try:
-        pod = clients.core.read_namespaced_pod("kube-controller-manager-node02", "kube-system")
-        assert pod.status.container_statuses[0].state.waiting.reason == "CrashLoopBackOff"
-    finally:
-        clients.close()
+    pod = clients.core.read_namespaced_pod("kube-controller-manager-node02", "kube-system")
+    assert pod.status.container_statuses[0].state.waiting.reason == "CrashLoopBackOff"
     code, out, _ = run(capsys, "sim", "--kubeconfig", kc, "hosts")
     hosts = json.loads(out)
     assert code == 0 and sorted(hosts) == [f"node{i:02d}" for i in range(1, 11)]
@@ -48,7 +38,7 @@ def test_host_actions_and_controllers_from_the_command_line(cluster, capsys):
 
 
 def test_bad_host_actions_are_one_line_errors(cluster, capsys):
-    kc = str(cluster.kubeconfig_path)
+    kc = str(cluster[0].kubeconfig_path)
     code, _, err = run(capsys, "sim", "--kubeconfig", kc, "host", "node99", "restart-kubelet")
     assert code == 1 and "no host named 'node99'" in err and "Traceback" not in err
     code, _, err = run(capsys, "sim", "--kubeconfig", kc, "host", "node05", "edit-kcm", "--cluster-cidr", "10.0.0.0/8")

@@ -3,26 +3,11 @@ from enabled pools, a pool migration moves new pods and tunnel addresses, pins f
 
 import ipaddress
 
-import pytest
-
-from cluster_fixtures import Clients, finish, in_cidr, settle, start_scenario
+from cluster_fixtures import cluster, in_cidr, live, settle  # noqa: F401 (fixture)
 from tui.sim.controllers import ipam_blocks as ib
 
 OLD, NEW = "192.168.0.0/16", "172.21.0.0/16"
 TUNNEL = "projectcalico.org/IPv4IPIPTunnelAddr"
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    sim = start_scenario(tmp_path)
-    clients = Clients(sim)
-    yield sim, clients
-    clients.close()
-    finish(sim)
-
-
-def live(pods):
-    return [p for p in pods if not p.metadata.deletion_timestamp]
 
 
 def create_new_pool(clients, cidr=NEW, ipip="CrossSubnet"):

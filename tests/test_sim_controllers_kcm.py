@@ -1,23 +1,12 @@
 """kube-controller-manager in the simulated cluster: the crash loop of a cluster-cidr change with
 old node podCIDRs, the safe order (re-create nodes first), node IPAM, and host actions."""
 
-import pytest
-
-from cluster_fixtures import Clients, control, finish, host_action, settle, start_scenario
+from cluster_fixtures import cluster, control, host_action, settle  # noqa: F401 (fixture)
 
 CONTROL_PLANE = ("node01", "node02", "node03")
 NEW = "172.21.0.0/16"
 LINE = ("failed to mark cidr[192.168.1.0/24] at idx [0] as occupied for node: node01: "
         "cidr 192.168.1.0/24 is out the range of cluster cidr 172.21.0.0/16")
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    sim = start_scenario(tmp_path)
-    clients = Clients(sim)
-    yield sim, clients
-    clients.close()
-    finish(sim)
 
 
 def kcm_pod(clients, node):

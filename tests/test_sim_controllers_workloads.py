@@ -4,24 +4,11 @@ stay deleted, deleted nodes lose their pods and come back only when their kubele
 
 import pytest
 
-from cluster_fixtures import Clients, finish, host_action, settle, start_scenario
+from cluster_fixtures import cluster, host_action, live, settle  # noqa: F401 (fixture)
 from kubernetes.client.exceptions import ApiException
 from tui.sim.pod_objects import is_ready
 
 RESTARTED = "kubectl.kubernetes.io/restartedAt"
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    sim = start_scenario(tmp_path)
-    clients = Clients(sim)
-    yield sim, clients
-    clients.close()
-    finish(sim)
-
-
-def live(pods):
-    return [p for p in pods if not p.metadata.deletion_timestamp]
 
 
 def ready(pod) -> bool:
