@@ -6,7 +6,6 @@ import pytest
 
 from cluster_fixtures import cluster, host_action, live, settle  # noqa: F401 (fixture)
 from kubernetes.client.exceptions import ApiException
-from tui.sim.pod_objects import is_ready
 
 RESTARTED = "kubectl.kubernetes.io/restartedAt"
 

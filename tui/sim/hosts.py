@@ -108,10 +108,6 @@ class Hosts:
     def values(self) -> list[Host]:
         return [self._hosts[n] for n in sorted(self._hosts)]
 
-    def add(self, host: Host) -> None:
-        self._hosts[host.name] = host
-        self._notify(host.name, "added")
-
     def on_change(self, callback: Callable[[str, str], None]) -> None:
         """`callback(node, action)` after every host action."""
         self._listeners.append(callback)

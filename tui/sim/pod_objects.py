@@ -99,20 +99,6 @@ def _keep_transitions(old: list[dict], new: list[dict]) -> list[dict]:
     return new
 
 
-def unschedulable_status(pod: dict, message: str, now) -> dict:
-    """Status of a pod the scheduler could not place."""
-    ts = rfc3339(now)
-    status = {"phase": "Pending", "qosClass": qos_class(pod["spec"]),
-              "conditions": [_condition("PodScheduled", "False", ts, "Unschedulable", message)]}
-    return status
-
-
-def scheduled_status(pod: dict, now) -> dict:
-    ts = rfc3339(now)
-    return {"phase": "Pending", "qosClass": qos_class(pod["spec"]),
-            "conditions": [_condition("PodScheduled", "True", ts)]}
-
-
 def creating_status(pod: dict, host_ip: str, started, now) -> dict:
     """Status while the sandbox is being created: containers waiting in ContainerCreating."""
     ts = rfc3339(now)

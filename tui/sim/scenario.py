@@ -68,14 +68,10 @@ class Scenario:
     def of_kind(self, kind: str) -> list[dict]:
         return [o for o in self.objects + self.generated if o.get("kind") == kind]
 
-    def to_document(self) -> dict:
-        """The scenario-file form of this scenario (what `snapshot` writes)."""
-        return scenario_document(self.name, self.objects + self.generated, self.hosts, self.description,
-                                 self.seed)
-
 
 def scenario_document(name: str, objects: list[dict], hosts: dict[str, Host] | None = None,
                       description: str = "", seed: int | str = 0) -> dict:
+    """The scenario-file form of a cluster (what `calico-tui snapshot` writes)."""
     doc = {"apiVersion": FORMAT_VERSION, "kind": "Scenario", "name": name}
     if description:
         doc["description"] = description

@@ -15,7 +15,8 @@ import logging
 import traceback
 from collections import deque
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from tui.sim.controllers.cache import Key, ObjectCache
 from tui.sim.errors import ApiError
@@ -51,6 +52,12 @@ IPPOOLS_V3 = ("projectcalico.org", "v3", "ippools")
 CACHED = (PODS, NODES, NAMESPACES, CONFIGMAPS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, PDBS,
           IPPOOLS, IPAMBLOCKS, BLOCKAFFINITIES, IPAMHANDLES, IPAMCONFIGS, BGPCONFIGURATIONS, BGPPEERS,
           CALICONODESTATUSES, CLUSTERINFORMATIONS, FELIXCONFIGURATIONS, INSTALLATIONS)
+
+
+def klog(severity: str, now: float, where: str, message: str) -> str:
+    """A line of a Kubernetes component's log: `E0102 15:04:05.000000       1 file.go:123] message`."""
+    when = datetime.fromtimestamp(now, tz=timezone.utc)
+    return f"{severity}{when:%m%d %H:%M:%S}.{when.microsecond:06d}       1 {where}] {message}"
 
 
 def key_of(gvr: tuple[str, str, str]) -> Key:
@@ -242,10 +249,6 @@ class ControllerManager:
 
     def set_timings(self, timings: Timings) -> None:
         self.ctx.timings = timings
-
-    def with_timings(self, **changes) -> Timings:
-        self.ctx.timings = replace(self.ctx.timings, **changes)
-        return self.ctx.timings
 
     # --- queueing ------------------------------------------------------------------------------
     def enqueue(self, controller: Controller, key: Hashable) -> None:

@@ -19,6 +19,7 @@ from tui.sim.controllers.base import (BY_NODE, CNI_INSTALLED, CONFIGMAPS, INSTAL
                                       IPPOOLS_V3, NODES, PODS, Controller, key_of)
 from tui.sim.controllers.cluster_info import ensure_cluster_objects
 from tui.sim.controllers.ipam import Ipam, IpamError, parse_cni_config, pool_spec
+from tui.sim.node_objects import node_conditions
 from tui.sim.static_pods import cluster_configuration
 
 POD, NODE, POOL = key_of(PODS), key_of(NODES), key_of(IPPOOLS)
@@ -165,7 +166,6 @@ class CalicoNode(Controller):
         return self.cache.get(key_of(CONFIGMAPS), namespace, name)
 
     def _network_available(self, node: str) -> None:
-        from tui.sim.node_objects import node_conditions
         node_obj = self.cache.get(NODE, None, node)
         status = node_obj.get("status") or {}
         current = next((c for c in status.get("conditions") or [] if c.get("type") == "NetworkUnavailable"), None)

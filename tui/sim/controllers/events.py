@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tui.sim.clock import rfc3339
 from tui.sim.controllers.base import EVENTS, Controller
+from tui.sim.errors import ApiError
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -64,10 +65,13 @@ class EventRecorder(Controller):
         self.after(self.ctx.timings.event_ttl, (namespace, name), periodic=True)
 
     def cache_get(self, namespace: str, name: str) -> dict | None:
+        """Events are not in the informer cache (nothing reconciles them): ask the Api."""
         try:
             return self.ctx.api.get(self.ctx.res(EVENTS), namespace, name)
-        except Exception:
-            return None
+        except ApiError as exc:
+            if exc.code == 404:
+                return None
+            raise
 
     def sync(self, key) -> None:
         """An event reached its TTL: delete it, as the apiserver's event TTL does."""

@@ -13,21 +13,14 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
-from tui.sim.controllers.base import CNI_INSTALLED, NODES, PODS, Controller, key_of
+from tui.sim.controllers.base import CNI_INSTALLED, NODES, PODS, Controller, key_of, klog
 from tui.sim.controllers.events import WARNING
 from tui.sim.pod_objects import backoff_seconds, crashloop_container, running_status
-from tui.sim.static_pods import KCM, get_flag
+from tui.sim.static_pods import KCM
 
 NODE, POD = key_of(NODES), key_of(PODS)
 NAMESPACE = "kube-system"
-
-
-def klog(severity: str, now: float, where: str, message: str) -> str:
-    """A klog line: `E0102 15:04:05.000000       1 file.go:123] message`."""
-    when = datetime.fromtimestamp(now, tz=timezone.utc)
-    return f"{severity}{when:%m%d %H:%M:%S}.{when.microsecond:06d}       1 {where}] {message}"
 
 
 def occupancy_error(cluster_cidr: str, nodes: list[dict]) -> str | None:

@@ -12,8 +12,7 @@ from functools import lru_cache
 
 import yaml
 
-from tui.sim.controllers.base import CONFIGMAPS, PODS, Controller, key_of
-from tui.sim.controllers.kcm import klog
+from tui.sim.controllers.base import CONFIGMAPS, PODS, Controller, key_of, klog
 
 POD, CONFIGMAP = key_of(PODS), key_of(CONFIGMAPS)
 CONFIG_HASH_ANNOTATION = "calico-tui.sim/kube-proxy-config-hash"

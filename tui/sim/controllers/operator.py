@@ -34,7 +34,7 @@ def desired_pool(entry: dict) -> dict:
         spec["disableBGPExport"] = True
     if entry.get("disableNewAllocations"):
         spec["disabled"] = True
-    name = entry.get("name") or f"default-ipv4-ippool"
+    name = entry.get("name") or "default-ipv4-ippool"
     return {"apiVersion": "projectcalico.org/v3", "kind": "IPPool",
             "metadata": {"name": name, "labels": {MANAGED_BY: OPERATOR}}, "spec": spec}
 
