@@ -6,7 +6,9 @@ the app's own cache), behaviour through the app's posted messages and screens, k
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -299,3 +301,26 @@ async def test_a_viewer_identity_is_read_only_and_relist_reloads(seed_sim, messa
                                        and m.state == WorkerState.SUCCESS for m in messages), "the relist")
         await until(pilot, lambda: all_live(app) and sum(isinstance(m, ClusterUpdated) for m in messages) > before,
                     "a fresh view after the relist")
+
+
+async def test_quitting_while_connecting_leaves_no_watch_threads(seed_sim):
+    """`q` during a slow connect: the worker finishes after the app is gone and must start nothing."""
+
+    class Recorded(Session):
+        finished = threading.Event()
+
+        def open(self):
+            try:
+                return super().open()
+            finally:
+                self.finished.set()
+
+    control(seed_sim, "faults/latency", {"seconds": 0.2})
+    session = Recorded(str(seed_sim.kubeconfig_path), None)
+    app = CalicoApp(session, watch_terminal=False)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.3)
+        assert app.view is None  # still connecting
+        await pilot.press("q")
+    assert await asyncio.to_thread(session.finished.wait, 60)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("calico-tui watch")]

@@ -154,6 +154,7 @@ class Session:
         self.opened: Opened | None = None
         self._created_statuses: set[str] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def target(self) -> str:
@@ -164,7 +165,7 @@ class Session:
         from tui.kube.connection import access_error, connect
         from tui.kube.rbac import check_capabilities
 
-        self.close()
+        self._release()  # a retry replaces the previous connection
         conn = connect(self.kubeconfig, self.context)
         try:
             info = detect(conn)
@@ -175,9 +176,13 @@ class Session:
         reason = ("--read-only" if self.force_read_only
                   else "identity cannot write" if caps.read_only else "")
         audit.attach(conn)  # CalicoNodeStatus requests are changes to the cluster too
-        self.conn = conn
-        self.opened = Opened(conn.context, conn.server, info, caps, bool(reason), reason)
-        self.cache = ClusterCache(conn, info.served).start()
+        with self._lock:
+            if self._closed:  # the app quit while we were connecting: start no watch threads
+                conn.close()
+                raise SessionClosed("closed while connecting")
+            self.conn = conn
+            self.opened = Opened(conn.context, conn.server, info, caps, bool(reason), reason)
+            self.cache = ClusterCache(conn, info.served).start()
         return self.opened
 
     def subscribe(self, deliver: Callable[[LiveView], None]) -> None:
@@ -188,7 +193,9 @@ class Session:
             health = {name: pane_health(h) for name, h in change.health.items()}
             deliver(LiveView.build(change.raw, health, self.clock(), change.resources_changed, memo))
 
-        self.cache.subscribe(on_change, max_rate_hz=REFRESH_HZ)
+        with self._lock:
+            if self.cache is not None:
+                self.cache.subscribe(on_change, max_rate_hz=REFRESH_HZ)
 
     def relist(self) -> None:
         """List everything again (nothing to do before the first connection succeeded)."""
@@ -225,7 +232,13 @@ class Session:
         return wanted
 
     def close(self) -> None:
-        """Stop watching and remove the CalicoNodeStatus objects this session created."""
+        """Stop watching and remove the CalicoNodeStatus objects this session created, for good: a
+        connection a worker is still opening is abandoned rather than started."""
+        with self._lock:
+            self._closed = True
+        self._release()
+
+    def _release(self) -> None:
         if self.conn is not None and self._created_statuses:
             group = self.status_group
             for name in sorted(self._created_statuses):
@@ -240,6 +253,10 @@ class Session:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+class SessionClosed(Exception):
+    """The session was closed while a worker was still opening it."""
 
 
 def status_name(node: str) -> str:
