@@ -38,11 +38,12 @@ class Tmux:
         return result.stdout
 
     def start(self, argv: list[str], env: dict[str, str], prefix: str = "") -> None:
+        """Run `argv` in the pane and record its exit code; the pane then stays for capture-pane
+        (a crash's last screen is what a failing test shows) until kill()."""
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        command = (f"{prefix}env {exports} {shlex.join(argv)}; echo $? > {shlex.quote(str(self.exit_file))}; "
-                   "sleep 30")
+        command = f"{prefix}env {exports} {shlex.join(argv)}; echo $? > {shlex.quote(str(self.exit_file))}"
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", self.session, "-x", str(self.width),
-                  "-y", str(self.height), "sh", "-c", command)
+                  "-y", str(self.height), "sh", "-c", command, ";", "set-option", "remain-on-exit", "on")
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.session)
@@ -76,6 +77,8 @@ class Tmux:
 
     def kill(self) -> None:
         self.tmux("kill-server")
+        socket_dir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+        (socket_dir / self.socket).unlink(missing_ok=True)
 
 
 @pytest.fixture
