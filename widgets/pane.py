@@ -55,6 +55,6 @@ class Pane(Vertical):
             self.border_subtitle = words
         self.set_class(health.stale, "-stale")
         if health.stale:
-            cause = f" ({health.detail})" if health.detail else ""
+            cause = f" · {health.detail}" if health.detail else ""
             self.query_one(".stale-banner", Static).update(
-                f"{words}{cause} — the figures below are the last known state, not current")
+                f"{words} — the figures below are the last known state, not current{cause}")
