@@ -7,6 +7,7 @@ only diffs rows.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from tui.kube.reflector import Health
 from tui.model.bgp import BgpTopology, bgp_topology
 from tui.model.bgp import Session as BgpSession
 from tui.model.cluster import Cluster, ParseMemo, build_cluster
-from tui.model.findings import Finding, cluster_findings
+from tui.model.findings import Finding, bgp_findings, bgp_in_use, cluster_findings
 from tui.model.raw import RawCluster
 from tui.model.usage import NodeUsage, PoolUsage, node_usage, pool_usage
 from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, worst
@@ -73,15 +74,15 @@ class LiveView:
         thousands of nodes. The node detail screen derives one node's sessions on demand.
         """
         cluster = build_cluster(raw, memo)
+        inputs = (cluster.nodes, cluster.peers, cluster.bgp, cluster.node_statuses, bgp_in_use(cluster))
+        topology, expected, sessions, rr_clusters, bgp = (bgp_views(*inputs) if memo is None
+                                                          else memo.derived(bgp_views, *inputs))
+        pools, nodes = pool_usage(cluster, memo), node_usage(cluster, memo)
+        findings = cluster_findings(cluster, topology, pools, nodes, bgp)
         if memo is not None:
             memo.rotate()
-        topology = bgp_topology(cluster)
-        reporting = {status.node for status in cluster.node_statuses}
-        sessions = {node.name: topology.sessions(node.name) for node in cluster.nodes if node.name in reporting}
-        expected = {node.name: topology.peer_count(node.name) for node in cluster.nodes}
-        return cls(cluster, pool_usage(cluster), node_usage(cluster), topology, expected, sessions,
-                   route_reflector_clusters(cluster, topology), cluster_findings(cluster, topology), raw,
-                   health, received, changed)
+        return cls(cluster, pools, nodes, topology, expected, sessions, rr_clusters, findings, raw, health,
+                   received, changed)
 
     def pane_health(self, resources: tuple[str, ...]) -> PaneHealth:
         """The worst health among the watches a pane depends on (unwatched ones are ignored)."""
@@ -90,6 +91,19 @@ class LiveView:
     def find(self, kind: str, name: str) -> dict | None:
         """The raw object `kind/name` as the API served it (for the YAML view)."""
         return next((o for o in self.raw.get(kind, ()) if o.get("metadata", {}).get("name") == name), None)
+
+
+def bgp_views(nodes, peers, bgp, node_statuses, in_use: bool):
+    """Topology, expected peer counts, session detail, route-reflector clusters and BGP findings:
+    they depend on these inputs only, so IPAM churn (the busy case at scale) reuses them as they are.
+    The topology is built on a cluster of just these parts, so it does not keep old blocks alive."""
+    part = Cluster(nodes=nodes, peers=peers, bgp=bgp, node_statuses=node_statuses)
+    topology = bgp_topology(part)
+    reporting = {status.node for status in node_statuses}
+    sessions = {node.name: topology.sessions(node.name) for node in nodes if node.name in reporting}
+    expected = {node.name: topology.peer_count(node.name) for node in nodes}
+    findings = bgp_findings(part, topology) if in_use else []
+    return topology, expected, sessions, route_reflector_clusters(part, topology), findings
 
 
 def route_reflector_clusters(cluster: Cluster, topology: BgpTopology) -> RRClusters:
@@ -188,10 +202,19 @@ class Session:
     def subscribe(self, deliver: Callable[[LiveView], None]) -> None:
         """Call `deliver` with a built LiveView for every coalesced change set (cache thread)."""
         memo = ParseMemo()
+        frozen = False
 
         def on_change(change: ChangeSet) -> None:
+            nonlocal frozen
             health = {name: pane_health(h) for name, h in change.health.items()}
-            deliver(LiveView.build(change.raw, health, self.clock(), change.resources_changed, memo))
+            view = LiveView.build(change.raw, health, self.clock(), change.resources_changed, memo)
+            if not frozen and all(h.state == LIVE for h in health.values()):
+                # Everything is listed and parsed: millions of long-lived objects. Exempt them from
+                # the cyclic GC, whose full passes would otherwise walk them all (a second or more
+                # at 5,000 nodes) again and again; they are freed by reference counting as usual.
+                gc.freeze()
+                frozen = True
+            deliver(view)
 
         with self._lock:
             if self.cache is not None:

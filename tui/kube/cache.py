@@ -119,6 +119,7 @@ class ClusterCache:
         self.keys = tuple(self._by_key)
         self._subscriptions: list[Subscription] = []
         self._lock = threading.Lock()
+        self._joined: dict[str, tuple[list[list[dict]], list[dict]]] = {}  # key -> (parts, their concatenation)
         self._started = False
 
     def start(self) -> "ClusterCache":
@@ -164,12 +165,19 @@ class ClusterCache:
             reflector.request_relist()
 
     def snapshot(self) -> RawCluster:
+        """The current objects. A key's list is the same object as in the previous snapshot until
+        one of its collections changes, so consumers can reuse whatever they derived from it."""
         raw: dict[str, list[dict]] = {key: [] for key in RAW_KEYS}
         for key, reflectors in self._by_key.items():
-            if len(reflectors) == 1:
-                raw[key] = reflectors[0].items()
-            else:
-                raw[key] = [obj for reflector in reflectors for obj in reflector.items()]
+            parts = [reflector.items() for reflector in reflectors]
+            if len(parts) == 1:
+                raw[key] = parts[0]
+                continue
+            with self._lock:
+                joined = self._joined.get(key)
+                if joined is None or any(a is not b for a, b in zip(joined[0], parts)):
+                    joined = self._joined[key] = (parts, [obj for part in parts for obj in part])
+            raw[key] = joined[1]
         return raw
 
     def health(self) -> dict[str, Health]:

@@ -8,6 +8,7 @@ Each `parse_*` returns the object or raises `Malformed` with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from tui.model.cidr import Address, Network, address_count, parse_address, parse_cidr
@@ -189,12 +190,28 @@ class IPAMBlock:
     def affinity_type(self) -> str | None:
         return None if self.affinity is None else (self.affinity.partition(":")[0] if ":" in self.affinity else "host")
 
-    @property
+    @cached_property
     def affinity_node(self) -> str | None:
         """The node owning the block (host affinity only); None for released or virtual blocks."""
         if self.affinity is None or self.affinity_type != "host":
             return None
         return self.affinity.partition(":")[2] if ":" in self.affinity else self.affinity
+
+    @cached_property
+    def holders(self) -> dict[str, int]:
+        """Addresses per node that holds them (allocations naming no node left out), counted once
+        per parsed block, so per-node usage sums blocks instead of walking every allocation."""
+        counts: dict[str, int] = {}
+        for allocation in self.allocations:
+            if allocation.node is not None:
+                counts[allocation.node] = counts.get(allocation.node, 0) + 1
+        return counts
+
+    @cached_property
+    def lent(self) -> tuple[Allocation, ...]:
+        """Allocations held by a node other than the block's own (borrowed from it)."""
+        owner = self.affinity_node
+        return tuple(a for a in self.allocations if a.node is not None and a.node != owner)
 
 
 def _allocation_kind(owner: dict[str, str]) -> str:

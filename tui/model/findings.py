@@ -203,7 +203,9 @@ def invalid_findings(cluster: Cluster) -> list[Finding]:
 
 def cluster_findings(cluster: Cluster, topology: BgpTopology | None = None,
                      pools: tuple[PoolUsage, ...] | None = None,
-                     nodes: tuple[NodeUsage, ...] | None = None) -> tuple[Finding, ...]:
-    """Every finding, blocking first. Pass the views already computed to avoid computing them again."""
-    return _sorted(bgp_findings(cluster, topology) + ipam_findings(cluster, pools, nodes) + config_findings(cluster)
-                   + invalid_findings(cluster))
+                     nodes: tuple[NodeUsage, ...] | None = None,
+                     bgp: list[Finding] | None = None) -> tuple[Finding, ...]:
+    """Every finding, blocking first. Pass the views (and BGP findings) already computed to avoid
+    computing them again."""
+    bgp = bgp_findings(cluster, topology) if bgp is None else list(bgp)
+    return _sorted(bgp + ipam_findings(cluster, pools, nodes) + config_findings(cluster) + invalid_findings(cluster))

@@ -10,11 +10,13 @@ group is 0.0.0.0/0, which silently drops orphaned IPv6 blocks; here every orphan
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tui.model.calico import Allocation, IPAMBlock, IPPool
 from tui.model.cidr import Address, Network, contains, overlaps
-from tui.model.cluster import Cluster
+from tui.model.cluster import Cluster, ParseMemo
 from tui.model.node import Node
 
 ORPHANED = "orphaned allocation blocks"
@@ -47,19 +49,19 @@ class PoolUsage:
         return self.total - self.in_use
 
 
-def blocks_by_pool(cluster: Cluster) -> dict[str | None, list[IPAMBlock]]:
+def blocks_by_pool(cluster: Cluster, memo: ParseMemo | None = None) -> dict[str | None, list[IPAMBlock]]:
     """Blocks grouped under the pool name calicoctl would show them in (None: orphaned)."""
+    pool_of = _block_pools(cluster.pools) if memo is None else memo.derived(_block_pools, cluster.pools)
     grouped: dict[str | None, list[IPAMBlock]] = {pool.name: [] for pool in cluster.pools}
     grouped[None] = []
     for block in cluster.blocks:
-        pool = block_pool(cluster.pools, block)
-        grouped[None if pool is None else pool.name].append(block)
+        grouped[pool_of(block)].append(block)
     return grouped
 
 
-def pool_usage(cluster: Cluster) -> tuple[PoolUsage, ...]:
+def pool_usage(cluster: Cluster, memo: ParseMemo | None = None) -> tuple[PoolUsage, ...]:
     """Every pool in calicoctl's order, then the orphan group when any block is in no pool."""
-    grouped = blocks_by_pool(cluster)
+    grouped = blocks_by_pool(cluster, memo)
     usage = [
         PoolUsage(pool.name, pool, tuple(grouped[pool.name]), pool.size, sum(b.in_use for b in grouped[pool.name]))
         for pool in cluster.pools
@@ -105,40 +107,149 @@ class NodeUsage:
         return sum(self.allocations_by_pool.values())
 
 
-def node_usage(cluster: Cluster) -> tuple[NodeUsage, ...]:
+def node_usage(cluster: Cluster, memo: ParseMemo | None = None) -> tuple[NodeUsage, ...]:
     """Per node: its blocks and the addresses it holds, by pool. Includes node names that only IPAM
-    still mentions (blocks, affinities or allocations of deleted nodes), after the real nodes."""
-    pool_of = {block.name: (p.name if (p := block_pool(cluster.pools, block)) else None) for block in cluster.blocks}
-    blocks: dict[str, list[IPAMBlock]] = defaultdict(list)
-    held: dict[str, Counter[str | None]] = defaultdict(Counter)
-    borrowed: dict[str, list[Allocation]] = defaultdict(list)
-    for block in cluster.blocks:
-        owner = block.affinity_node
+    still mentions (blocks, affinities or allocations of deleted nodes), after the real nodes.
+
+    With the live view's `memo`, the result is updated from the previous build's: when only some
+    blocks changed, only the nodes those blocks concern get a new NodeUsage, and every other node
+    keeps its object, so whatever was derived from it (a table row) is reused too."""
+    if memo is None:
+        return _NodeUsages(cluster.nodes, cluster.pools, cluster.affinities).update(cluster)
+    index = memo.derived(_NodeUsages, cluster.nodes, cluster.pools, cluster.affinities)
+    return index.update(cluster)
+
+
+class _NodeUsages:
+    """Per-node sums over the blocks, kept for one set of nodes, pools and affinities."""
+
+    def __init__(self, nodes: tuple[Node, ...], pools: tuple[IPPool, ...], affinities) -> None:
+        self.pools = pools
+        self.known = [node.name for node in nodes]
+        self.nodes = {node.name: node for node in nodes}
+        self.affine_nodes = {a.node for a in affinities}
+        self.pool_of = _block_pools(pools)
+        self.pool_rank = {pool.name: rank for rank, pool in enumerate(pools)}
+        self.tunnels = _node_tunnels(pools)
+        self.blocks: tuple[IPAMBlock, ...] | None = None
+        self.result: tuple[NodeUsage, ...] = ()
+
+    def update(self, cluster: Cluster) -> tuple[NodeUsage, ...]:
+        if cluster.blocks is not self.blocks and not self._patch(cluster.blocks):
+            self._rebuild(cluster.blocks)
+        self.blocks = cluster.blocks
+        return self.result
+
+    # -- sums -----------------------------------------------------------------------------------
+    def _rebuild(self, blocks: tuple[IPAMBlock, ...]) -> None:
+        self.own: dict[str, dict[int, IPAMBlock]] = defaultdict(dict)  # node -> position -> affine block
+        self.held: dict[str, Counter[str | None]] = defaultdict(Counter)
+        self.lent: dict[str, dict[int, tuple[Allocation, ...]]] = defaultdict(dict)  # node -> position -> its allocations
+        for position, block in enumerate(blocks):
+            self._count(position, block, +1)
+        names = self.known + sorted((set(self.own) | set(self.held) | self.affine_nodes) - set(self.nodes))
+        self.by_name = {name: self._usage(name) for name in names}
+        self.result = tuple(self.by_name.values())
+
+    def _patch(self, blocks: tuple[IPAMBlock, ...]) -> bool:
+        """Update the nodes the changed blocks concern; False when the change is not a few blocks
+        modified in place or changes which names IPAM mentions (then everything is recounted)."""
+        old = self.blocks
+        if old is None or len(old) != len(blocks):
+            return False
+        changed = [(i, a, b) for i, (a, b) in enumerate(zip(old, blocks)) if a is not b]
+        if len(changed) * 8 > len(blocks) or any(a.name != b.name for _, a, b in changed):
+            return False
+        concerned: set[str] = set()
+        for position, before, after in changed:
+            concerned |= self._count(position, before, -1) | self._count(position, after, +1)
+        if any((name in self.by_name) != (name in self.nodes or name in self.own or name in self.held
+                                          or name in self.affine_nodes) for name in concerned):
+            self._rebuild(blocks)  # a name appears in or vanishes from IPAM
+            return True
+        for name in concerned:
+            self.by_name[name] = self._usage(name)
+        self.result = tuple(self.by_name.values())
+        return True
+
+    def _count(self, position: int, block: IPAMBlock, sign: int) -> set[str]:
+        """Add (sign +1) or take away (-1) one block's share; returns the nodes it concerns."""
+        owner, pool = block.affinity_node, self.pool_of(block)
         if owner is not None:
-            blocks[owner].append(block)
-        pool = pool_of[block.name]
-        for allocation in block.allocations:
-            if allocation.node is None:
-                continue
-            held[allocation.node][pool] += 1
-            if allocation.node != owner:
-                borrowed[allocation.node].append(allocation)
-    known = [node.name for node in cluster.nodes]
-    ghosts = sorted((set(blocks) | set(held) | {a.node for a in cluster.affinities}) - set(known))
-    out = []
-    for name in known + ghosts:
-        node = cluster.node(name)
-        own = tuple(blocks.get(name, ()))
-        out.append(NodeUsage(
+            if sign > 0:
+                self.own[owner][position] = block
+            else:
+                self._drop(self.own, owner, position)
+        for node, count in block.holders.items():
+            counts = self.held[node]
+            counts[pool] += sign * count
+            if not counts[pool]:
+                del counts[pool]
+                if not counts:
+                    del self.held[node]
+        lent: dict[str, list[Allocation]] = {}
+        for allocation in block.lent:
+            lent.setdefault(allocation.node, []).append(allocation)
+        for node, allocations in lent.items():
+            if sign > 0:
+                self.lent[node][position] = tuple(allocations)
+            else:
+                self._drop(self.lent, node, position)
+        return ({owner} if owner is not None else set()) | set(block.holders) | set(lent)
+
+    @staticmethod
+    def _drop(table: dict[str, dict[int, Any]], node: str, position: int) -> None:
+        entries = table[node]
+        del entries[position]
+        if not entries:
+            del table[node]
+
+    def _usage(self, name: str) -> NodeUsage:
+        node = self.nodes.get(name)
+        own = tuple(block for _, block in sorted(self.own.get(name, {}).items()))
+        held = self.held.get(name, {})
+        return NodeUsage(
             name=name,
             node=node,
             blocks=own,
-            block_pools={block.name: pool_of[block.name] for block in own},
-            allocations_by_pool=dict(held.get(name, {})),
-            borrowed=tuple(borrowed.get(name, ())),
-            tunnels=tunnel_addresses(cluster, node) if node else (),
-        ))
-    return tuple(out)
+            block_pools={block.name: self.pool_of(block) for block in own},
+            allocations_by_pool={pool: held[pool] for pool in sorted(held, key=self._rank)},
+            borrowed=tuple(a for _, allocations in sorted(self.lent.get(name, {}).items()) for a in allocations),
+            tunnels=self.tunnels(node) if node else (),
+        )
+
+    def _rank(self, pool: str | None) -> int:
+        """Pools in calicoctl's order (by name), orphaned blocks last."""
+        return self.pool_rank.get(pool, len(self.pool_rank))
+
+
+def _block_pools(pools: tuple[IPPool, ...]) -> Callable[[IPAMBlock], str | None]:
+    """block -> the name of the pool calicoctl counts it under, remembered per block name (a block's
+    name is its CIDR)."""
+    known: dict[str, str | None] = {}
+
+    def pool_of(block: IPAMBlock) -> str | None:
+        name = block.meta.name
+        if name not in known:
+            pool = block_pool(pools, block)
+            known[name] = None if pool is None else pool.name
+        return known[name]
+
+    return pool_of
+
+
+def _node_tunnels(pools: tuple[IPPool, ...]) -> Callable[[Node], tuple[TunnelAddress, ...]]:
+    """node -> its tunnel addresses, remembered per node name while the Node object is unchanged."""
+    known: dict[str, tuple[Node, tuple[TunnelAddress, ...]]] = {}
+    cluster = Cluster(pools=pools)
+
+    def tunnels(node: Node) -> tuple[TunnelAddress, ...]:
+        entry = known.get(node.name)
+        if entry is None or entry[0] is not node:
+            entry = known[node.name] = (node, tunnel_addresses(cluster, node))
+        return entry[1]
+
+    return tunnels
 
 
 def allocations_in_pool(cluster: Cluster, pool_name: str, kind: str | None = "pod") -> tuple[Allocation, ...]:
