@@ -97,36 +97,54 @@ def per_pool_cell(counts: dict[str, tuple[int, int]]) -> str:
     return " · ".join(f"{pool} {blocks}/{ips}" for pool, (blocks, ips) in counts.items()) or "—"
 
 
-def node_rows(view, matcher: NodeMatcher) -> tuple[dict[str, tuple], dict[str, dict[str, object]]]:
-    """Rows of the nodes that pass the filter, and per row the values each column sorts by."""
+def node_row(usage: NodeUsage, cluster, cluster_cidrs: tuple[Network, ...]) -> tuple[tuple, dict[str, object]]:
+    """One node's cells in column order, and the value each column sorts it by."""
+    node = usage.node
+    bgp_ip = node.bgp_ipv4 if node else None
+    as_number = cluster.as_number_of(node) if node and bgp_ip else None
+    pod_cidrs = node.pod_cidrs if node else ()
+    counts = per_pool(usage)
+    rr = route_reflector_cell(node)
+    tunnel = tunnel_cell(usage)
+    cells = {  # column -> (cell, sort value)
+        "name": (usage.name, usage.name),
+        "roles": (",".join(node.roles) if node and node.roles else "—", ",".join(node.roles) if node else ""),
+        "status": (status_cell(node), (bool(node and node.ready), bool(node and not node.unschedulable))),
+        "route reflector": (rr, rr.plain),
+        "blocks / IPs per pool": (per_pool_cell(counts), usage.in_use),
+        "podCIDR": (pod_cidr_cell(pod_cidrs, cluster_cidrs), tuple(int(c.network_address) for c in pod_cidrs)),
+        "BGP address": (str(bgp_ip) if bgp_ip else "—", int(bgp_ip.ip) if bgp_ip else -1),
+        "AS": (str(as_number) if as_number else "—", as_number or -1),
+        "tunnel": (tunnel, tunnel),
+    }
+    return tuple(cells[column][0] for column in COLUMNS), {column: cells[column][1] for column in COLUMNS}
+
+
+RowMemo = dict[str, tuple[NodeUsage, object, tuple, dict[str, object]]]
+
+
+def node_rows(view, matcher: NodeMatcher, memo: RowMemo | None = None
+              ) -> tuple[dict[str, tuple], dict[str, dict[str, object]]]:
+    """Rows of the nodes that pass the filter, and per row the values each column sorts by.
+
+    `memo` (updated in place) keeps each row with the NodeUsage it came from: the live view keeps
+    the NodeUsage of a node that did not change, so its row is reused without formatting anything,
+    and `sync_rows` skips it by identity."""
     cluster = view.cluster
     cluster_cidrs = tuple(c for kcm in cluster.controller_managers for c in kcm.cluster_cidrs)
+    context = (cluster.bgp, cluster_cidrs)  # what a row depends on besides its NodeUsage
     rows: dict[str, tuple] = {}
     sort_values: dict[str, dict[str, object]] = {}
     for usage in view.nodes:
         node = usage.node
-        labels = node.labels if node else {}
-        if not matcher(usage.name, labels):
+        if not matcher(usage.name, node.labels if node else {}):
             continue
-        bgp_ip = node.bgp_ipv4 if node else None
-        as_number = cluster.as_number_of(node) if node and bgp_ip else None
-        pod_cidrs = node.pod_cidrs if node else ()
-        counts = per_pool(usage)
-        rr = route_reflector_cell(node)
-        tunnel = tunnel_cell(usage)
-        cells = {  # column -> (cell, sort value)
-            "name": (usage.name, usage.name),
-            "roles": (",".join(node.roles) if node and node.roles else "—", ",".join(node.roles) if node else ""),
-            "status": (status_cell(node), (bool(node and node.ready), bool(node and not node.unschedulable))),
-            "route reflector": (rr, rr.plain),
-            "blocks / IPs per pool": (per_pool_cell(counts), usage.in_use),
-            "podCIDR": (pod_cidr_cell(pod_cidrs, cluster_cidrs), tuple(int(c.network_address) for c in pod_cidrs)),
-            "BGP address": (str(bgp_ip) if bgp_ip else "—", int(bgp_ip.ip) if bgp_ip else -1),
-            "AS": (str(as_number) if as_number else "—", as_number or -1),
-            "tunnel": (tunnel, tunnel),
-        }
-        rows[usage.name] = tuple(cells[column][0] for column in COLUMNS)
-        sort_values[usage.name] = {column: cells[column][1] for column in COLUMNS}
+        hit = memo.get(usage.name) if memo is not None else None
+        if hit is None or hit[0] is not usage or hit[1] != context:
+            hit = (usage, context, *node_row(usage, cluster, cluster_cidrs))
+            if memo is not None:
+                memo[usage.name] = hit
+        rows[usage.name], sort_values[usage.name] = hit[2], hit[3]
     return rows, sort_values
 
 
@@ -146,6 +164,7 @@ class NodesPane(Pane):
         self.sort_column = "name"
         self.sort_reverse = False
         self.sort_values: dict[str, dict[str, object]] = {}
+        self._rows: RowMemo = {}
         self.view = None
 
     def compose_body(self) -> ComposeResult:
@@ -162,9 +181,14 @@ class NodesPane(Pane):
     def _sync(self) -> None:
         if self.view is None:
             return
-        rows, self.sort_values = node_rows(self.view, self.matcher)
-        if sync_rows(self.table, rows):
-            self._sort()
+        before, column = self.sort_values, self.sort_column
+        rows, self.sort_values = node_rows(self.view, self.matcher, self._rows)
+        if len(self._rows) > 2 * len(self.view.nodes):  # forget nodes long gone
+            self._rows = {name: self._rows[name] for name in rows}
+        changed = sync_rows(self.table, rows)
+        if any(key in rows and (key not in before or before[key][column] != self.sort_values[key][column])
+               for key in changed):
+            self._sort()  # only when a row came or its sort value moved: sorting thousands of rows is not free
         self.border_title = f"{self.TITLE} {len(rows)}/{len(self.view.nodes)}"
 
     def _sort(self) -> None:

@@ -14,6 +14,8 @@ from textual.widgets import DataTable
 # when an updated cell is narrower than the column (O(rows) per update); knowing the widths lets a
 # diff ask for that only when the column's widest width really changes.
 _widths: WeakKeyDictionary[DataTable, dict[object, Counter[int]]] = WeakKeyDictionary()
+# Per table, the rows it was last synced to (row key -> the cells tuple given).
+_synced: WeakKeyDictionary[DataTable, dict[str, Sequence[object]]] = WeakKeyDictionary()
 
 
 def keyed_table(table_id: str, columns: Sequence[str]) -> DataTable:
@@ -45,26 +47,31 @@ def _count(counts: Counter[int], width: int, delta: int) -> None:
         del counts[width]
 
 
-def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> bool:
-    """Make `table` hold exactly `rows` (row key → cells in column order); True if anything changed.
+def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> set[str]:
+    """Make `table` hold exactly `rows` (row key → cells in column order); returns the keys of the
+    rows added, changed or removed (empty, hence false, when nothing changed).
 
-    The caller wraps calls in `app.batch_update()` and sorts afterwards when this returns True.
+    A row whose cells are the very tuple given last time is skipped without comparing cells, so a
+    caller that reuses the tuples of unchanged rows pays O(changed rows) at thousands of rows.
+    The caller wraps calls in `app.batch_update()` and sorts afterwards when anything changed.
     """
-    changed = False
-    wanted = set(rows)
+    changed: set[str] = set()
     columns = list(table.columns)
     widths = _histograms(table)
-    for key in [k.value for k in table.rows if k.value not in wanted]:
+    synced = _synced.get(table, {})
+    for key in [k.value for k in table.rows if k.value not in rows]:
         for column, cell in zip(columns, table.get_row(key)):
             _count(widths[column], cell_width(cell), -1)
         table.remove_row(key)
-        changed = True
+        changed.add(key)
     for key, cells in rows.items():
+        if type(cells) is tuple and synced.get(key) is cells and key in table.rows:
+            continue
         if key not in table.rows:
             table.add_row(*cells, key=key)
             for column, cell in zip(columns, cells):
                 _count(widths[column], cell_width(cell), +1)
-            changed = True
+            changed.add(key)
             continue
         current = table.get_row(key)
         for column, old, new in zip(columns, current, cells):
@@ -74,7 +81,8 @@ def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> bool:
                 _count(counts, cell_width(old), -1)
                 _count(counts, cell_width(new), +1)
                 table.update_cell(key, column, new, update_width=max(counts, default=0) != widest)
-                changed = True
+                changed.add(key)
+    _synced[table] = dict(rows)
     return changed
 
 
