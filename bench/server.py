@@ -9,6 +9,7 @@ closes (the bench ends, or dies) or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sim = Simulator.from_scenario(args.scenario, params=dict(args.param), history_size=HISTORY)
     Churn.install(sim)
+    gc.collect()
+    gc.freeze()  # the booted cluster is long-lived: full GC passes over it would stall serving
     sim.start_in_thread()
     sim.write_kubeconfig(args.kubeconfig)
     counts = {name: sim.store.count(key) for name, key in COUNTED.items()}
