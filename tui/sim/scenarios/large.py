@@ -44,6 +44,11 @@ def generate(params: dict, scenario: Scenario) -> None:
     count = int(params.get("nodes", 1000))
     if not 1 <= count <= MAX_NODES:
         raise ScenarioError(f"large: --nodes must be between 1 and {MAX_NODES}, got {count}")
+    if params.get("blockSize"):  # smaller blocks, more of them per node (the fragmented benchmark)
+        calico_node = scenario.find("DaemonSet", "calico-node")
+        container = calico_node["spec"]["template"]["spec"]["containers"][0] if calico_node else {}
+        container["env"] = [*container.get("env", []),
+                            {"name": "CALICO_IPV4POOL_BLOCK_SIZE", "value": str(int(params["blockSize"]))}]
     builder = Builder(scenario, count, int(params.get("podsPerNode", 30)), Namer(f"{scenario.seed}/large/{count}"))
     gc.disable()  # hundreds of thousands of new dicts and nothing cyclic: collections only cost time
     try:
