@@ -329,6 +329,16 @@ def check_calico_node_env(ctx: Context) -> list[Finding]:
     return []
 
 
+def check_readable(ctx: Context) -> list[Finding]:
+    """Workload objects the migration cannot read: it cannot tell whether they hold old addresses
+    or what guards them, so it does not guess."""
+    if not ctx.workloads.invalid:
+        return []
+    return [finding("workload-invalid", BLOCKING, "objects the migration must account for cannot be read",
+                    [f"{kind} {name}: {why}" for kind, name, why in ctx.workloads.invalid],
+                    "repair or delete them (kubectl edit / kubectl delete), then check again")]
+
+
 def check_bare_pods(ctx: Context) -> list[Finding]:
     bare = [p for p in pods_to_move(ctx.workloads, ctx.params.old) if top_owner(p, ctx.workloads) is None]
     if not bare:
@@ -400,8 +410,8 @@ def check_encapsulation(ctx: Context) -> list[Finding]:
 
 CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     check_datastore, check_write_path, check_ipam, check_rbac, check_overlaps, check_capacity, check_pins,
-    check_kcm, check_kube_proxy, check_calico_node_env, check_bare_pods, check_pdbs, check_health,
-    check_encapsulation)
+    check_kcm, check_kube_proxy, check_calico_node_env, check_readable, check_bare_pods, check_pdbs,
+    check_health, check_encapsulation)
 
 
 def preflight(ctx: Context) -> list[Finding]:

@@ -130,7 +130,7 @@ async def run_calico_node_env(r: Runner, step: Step) -> None:
 
 async def _workloads(r: Runner) -> Workloads:
     pods, replicasets = await r.call(r.rest.list, PODS), await r.call(r.rest.list, REPLICASETS)
-    return Workloads(pods=tuple(pods), replicasets=tuple(replicasets), pdbs=tuple(await r.call(r.rest.list, PDBS)))
+    return Workloads.readable(pods=pods, replicasets=replicasets, pdbs=await r.call(r.rest.list, PDBS))
 
 
 def _old_pods(workloads: Workloads, old) -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -18,6 +19,8 @@ from tui.migrate.rest import (DAEMONSETS, DEPLOYMENTS, NAMESPACES, PDBS, PODS, R
                               STATEFULSETS, Rest)
 from tui.migrate.transforms import PIN_ANNOTATION
 from tui.model.cidr import Network
+from tui.model.raw import (Malformed, lookup, object_name, objects, opt_bool, opt_int, opt_map, opt_str, read_meta,
+                           str_map)
 from tui.sim.disruption import budget, expected_pods, selector_matches
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
@@ -33,6 +36,22 @@ class Workloads:
     pdbs: tuple[dict, ...] = ()
     namespaces: tuple[dict, ...] = ()
     owners: dict = field(default_factory=dict, compare=False)
+    invalid: tuple[tuple[str, str, str], ...] = ()  # (kind, namespace/name, why) left out as unreadable
+
+    @classmethod
+    def readable(cls, **collections: Iterable[dict]) -> "Workloads":
+        """Only objects the helpers below can read; the others are listed in `invalid` (the API
+        serves whatever etcd holds, and one broken pod must not crash a plan)."""
+        kept, invalid = {}, []
+        for name, items in collections.items():
+            kept[name] = []
+            for obj in items:
+                problem = shape_problem(obj)
+                if problem is None:
+                    kept[name].append(obj)
+                else:
+                    invalid.append((str(obj.get("kind") or name), object_name(obj), problem))
+        return cls(**{k: tuple(v) for k, v in kept.items()}, invalid=tuple(invalid))
 
     def owner(self, kind: str, namespace: str, name: str) -> dict | None:
         if not self.owners:
@@ -43,11 +62,39 @@ class Workloads:
 
 
 def read_workloads(rest: Rest) -> Workloads:
-    return Workloads(
-        pods=tuple(rest.list(PODS)), replicasets=tuple(rest.list(REPLICASETS)),
-        deployments=tuple(rest.list(DEPLOYMENTS)), statefulsets=tuple(rest.list(STATEFULSETS)),
-        daemonsets=tuple(rest.list(DAEMONSETS)), pdbs=tuple(rest.list(PDBS)),
-        namespaces=tuple(rest.list(NAMESPACES)))
+    return Workloads.readable(
+        pods=rest.list(PODS), replicasets=rest.list(REPLICASETS), deployments=rest.list(DEPLOYMENTS),
+        statefulsets=rest.list(STATEFULSETS), daemonsets=rest.list(DAEMONSETS), pdbs=rest.list(PDBS),
+        namespaces=rest.list(NAMESPACES))
+
+
+def shape_problem(obj: dict) -> str | None:
+    """Why the helpers here cannot read `obj` (a field they use is of the wrong type), or None."""
+    try:
+        read_meta(obj)
+        for ref in objects(obj, "metadata.ownerReferences"):
+            for key in ("kind", "name", "uid"):
+                opt_str(ref, key)
+            opt_bool(ref, "controller")
+        for read, paths in (
+                (opt_map, ("spec", "status", "spec.template", "spec.template.metadata", "spec.selector")),
+                (str_map, ("spec.template.metadata.labels", "spec.template.metadata.annotations",
+                           "spec.selector.matchLabels")),
+                (objects, ("spec.selector.matchExpressions", "status.podIPs")),
+                (opt_str, ("spec.nodeName", "status.phase", "status.podIP")),
+                (opt_bool, ("spec.hostNetwork",)),
+                (opt_int, ("spec.replicas", "status.observedGeneration", "status.updatedReplicas",
+                           "status.desiredNumberScheduled", "status.updatedNumberScheduled"))):
+            for path in paths:
+                read(obj, path)
+        for path in ("spec.minAvailable", "spec.maxUnavailable"):  # PodDisruptionBudget: 2 or "50%"
+            value = lookup(obj, path)
+            if value is not None and not (type(value) is int or isinstance(value, str)
+                                          and re.fullmatch(r"\d+%?", value)):
+                raise Malformed(f"{path}: expected an integer or a percentage, got {value!r:.40}")
+    except Malformed as exc:
+        return str(exc)
+    return None
 
 
 def name_of(obj: dict) -> str:
