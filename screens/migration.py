@@ -266,14 +266,19 @@ class MigrationScreen(Screen[None]):
     # -- planning ----------------------------------------------------------------------------------
 
     @on(ParametersForm.Submitted)
-    def _submitted(self, message: ParametersForm.Submitted) -> None:
+    def _submitted(self) -> None:
+        self.action_plan()
+
+    def action_plan(self) -> None:
+        request = self.form.request()
         if self.runner is not None:
             self.notify("A migration is under way: its plan is fixed (the journal's).", timeout=4)
-        elif message.request is None:
+        elif request is None:
             self.notify("Enter a target CIDR first, e.g. 172.21.0.0/16.", severity="warning", timeout=4)
         else:
-            self.query_one("#run-status", Static).update("◌ planning: reading the cluster, server-side dry-runs…")
-            self.make_plan(message.request)
+            set_content(self.query_one("#run-status", Static), "◌ planning: reading the cluster, server-side "
+                        "dry-runs…")
+            self.make_plan(request)
 
     @work(thread=True, exclusive=True, group="migration-plan", exit_on_error=False,
           description="Planning the migration")

@@ -3,22 +3,27 @@ migration 192.168.0.0/16 → 172.21.0.0/16 with the simulator performing the man
 state checked as the engine's acceptance tests check it), and a run killed mid-rolling-step by the
 app's exit, resumed from the journal by a new app instance and finished.
 
-The runner polls fast and the simulated cluster runs faster than real time (tests/migrate_cluster).
-Both long tests run at 80×24, where one panel shows at a time.
+The runner polls fast and the simulated cluster runs faster than real time (tests/migrate_cluster),
+in a process of its own: Pilot waits after every key until this process is idle, which a simulator
+running a hundred times faster than real time in the same process never lets it be. Both long tests
+run at 80×24, where one panel shows at a time.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from conftest import stop_simulator
-from migrate_cluster import NEW, end_state, expected_state, start_cluster
+from migrate_cluster import NEW, SPEED, end_state, expected_state
 from screens.confirm import ConfirmDialog
 from screens.migration import MigrationScreen
 from test_app_dashboard import until
 from tui.app import CalicoApp
+from tui.kube.connection import connect
 from tui.migrate.runner import DONE, STOPPED, RunOptions
 from tui.migration_messages import PlanReady, RunEvents, RunFinished, RunnerReady
 from tui.session import Session
@@ -30,11 +35,30 @@ SMALL = (80, 24)
 
 @pytest.fixture
 def cluster(tmp_path, monkeypatch):
+    """The seed cluster served by `calico-tui demo-server` (what end_state needs: its kubeconfig), in
+    real time until `fast` speeds it up for a run: a calm cluster lets the keys before it go quickly."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
-    sim = start_cluster(tmp_path)
-    yield sim
-    stop_simulator(sim)
+    kubeconfig, log = tmp_path / "kubeconfig", tmp_path / "demo-server.log"
+    with open(log, "w") as errors:
+        server = subprocess.Popen([sys.executable, "-m", "tui.cli", "demo-server", "--kubeconfig-out",
+                                   str(kubeconfig)], stdout=subprocess.PIPE, stderr=errors, text=True)
+    try:
+        url = server.stdout.readline()
+        assert url.startswith("https://"), log.read_text()
+        yield SimpleNamespace(kubeconfig_path=kubeconfig)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def fast(cluster) -> None:
+    """Simulated time SPEED times faster from now on (the runner polls at FAST's pace)."""
+    conn = connect(str(cluster.kubeconfig_path), None)
+    try:
+        assert conn.request("POST", "/_sim/clock", body={"speed": SPEED})["speed"] == SPEED
+    finally:
+        conn.close()
 
 
 def make_app(sim, **session_options) -> CalicoApp:
@@ -48,8 +72,8 @@ def count(messages, kind) -> int:
 
 async def open_migration(pilot) -> MigrationScreen:
     await pilot.press("m")
-    screen = await until(pilot, lambda: isinstance(pilot.app.screen, MigrationScreen) and pilot.app.screen,
-                         "the migration screen")
+    screen = await until(pilot, lambda: next((s for s in pilot.app.screen_stack if isinstance(s, MigrationScreen)),
+                                             None), "the migration screen")
     await until(pilot, lambda: screen.form.pools or isinstance(pilot.app.screen, ConfirmDialog),
                 "the cluster read for the form")
     return screen
@@ -75,13 +99,12 @@ async def choose(pilot, screen: MigrationScreen, name: str, value) -> None:
 
 
 async def plan(pilot, screen: MigrationScreen, messages, **choices) -> None:
-    """Type the target, make the choices, enter: wait for the plan."""
+    """Type the target, make the choices, ctrl+r: wait for the plan."""
     await pilot.press(*NEW)
     for name, value in choices.items():
         await choose(pilot, screen, name, value)
-    await go_to_field(pilot, screen, "target_cidr")
     planned = count(messages, PlanReady)
-    await pilot.press("enter")
+    await pilot.press("ctrl+r")
     await until(pilot, lambda: count(messages, PlanReady) > planned and screen.planned, "the plan", 60)
 
 
@@ -107,6 +130,7 @@ async def test_whole_seed_migration_by_keys(cluster):
         screen = await open_migration(pilot)
         await plan(pilot, screen, messages, allow_bare_pod_loss=True)
         assert screen.run_blocked() == ""
+        fast(cluster)
         steps = screen.plan.ids
         assert steps[0] == "create-pool" and "node-podcidrs" in steps and "kube-controller-manager" in steps
         outcomes = []
@@ -129,6 +153,7 @@ async def test_killed_mid_roll_resumes_in_a_new_app_and_finishes(cluster):
     async with app.run_test(size=SMALL, message_hook=messages.append) as pilot:
         screen = await open_migration(pilot)
         await plan(pilot, screen, messages, allow_bare_pod_loss=True, node_strategy="disable-allocation")
+        fast(cluster)
         await pilot.press("u")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
         await pilot.press("y")

@@ -75,6 +75,9 @@ COMMANDS: tuple[Command, ...] = (
             "host commands, live verification.", MIGRATION, footer=False),
     Command("migration-run", "5", "panel('run')", "Run log", "Show the run: progress and live log.", MIGRATION,
             footer=False),
+    Command("migration-plan", "ctrl+r", "plan", "Plan", "Plan with the parameters as they are (enter in a text "
+            "field does the same): a fresh read of the cluster, preflight, steps and server-side dry-runs.",
+            MIGRATION),
     Command("migration-next", "n", "run_step", "Next step", "Run the next step, after a confirmation that lists "
             "its verbs and objects.", MIGRATION),
     Command("migration-until-manual", "u", "run_until_manual", "Until manual", "Run the steps up to the next manual "

@@ -53,8 +53,11 @@ class Field:
     choices: tuple = ()
 
 
-FIELDS = (
+FIELDS = (  # the decisions first, then what is derived from the cluster unless changed
     Field("target_cidr", "target CIDR", "text"),
+    Field("roll", "workloads", "choice", tuple((k, k) for k in ROLL_CHOICES)),
+    Field("node_strategy", "node podCIDRs", "choice", tuple((k, k) for k in NODE_CHOICES)),
+    Field("allow_bare_pod_loss", "bare pod loss", "yes-no", YES_NO),
     Field("from_pool", "from pool", "choice"),
     Field("pool_name", "new pool name", "text"),
     Field("block_size", "block size", "integer"),
@@ -63,9 +66,6 @@ FIELDS = (
     Field("nat_outgoing", "natOutgoing", "yes-no", YES_NO),
     Field("node_selector", "nodeSelector", "text"),
     Field("node_cidr_mask", "node CIDR mask", "integer"),
-    Field("roll", "workloads", "choice", tuple((k, k) for k in ROLL_CHOICES)),
-    Field("node_strategy", "node podCIDRs", "choice", tuple((k, k) for k in NODE_CHOICES)),
-    Field("allow_bare_pod_loss", "bare pod loss", "yes-no", YES_NO),
     Field("allow_crd_writes", "v1 CRD writes", "yes-no", YES_NO),
 )
 EXPLAINED = {"roll": ROLL_CHOICES, "node_strategy": NODE_CHOICES}
@@ -94,7 +94,8 @@ def note_text(findings) -> Text:
 
 
 class ParametersForm(VerticalScroll):
-    """Posts `Changed` on every edit (the screen debounces it) and `Submitted` on enter."""
+    """Posts `Changed` on every edit (the screen debounces it) and `Submitted` on enter in a text
+    field (ctrl+r plans from anywhere on the screen)."""
 
     DEFAULT_CSS = """
     ParametersForm { height: 1fr; }
@@ -110,9 +111,8 @@ class ParametersForm(VerticalScroll):
     class Changed(Message):
         request: MigrationRequest | None
 
-    @dataclass
     class Submitted(Message):
-        request: MigrationRequest | None
+        """Enter in a text field: plan with these values."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -202,4 +202,4 @@ class ParametersForm(VerticalScroll):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.post_message(self.Submitted(self.request()))
+        self.post_message(self.Submitted())
