@@ -1,4 +1,4 @@
-"""The migration runner under API faults, injected as every step starts: it retries, never applies an
+"""The migration runner under API faults, injected as steps start: it retries, never applies an
 action twice, keeps its journal consistent, backs up what it changes, audits every write, and ends
 in the same state as an undisturbed run. (Dropped watches and forced 410s do not apply: the runner
 lists and reads, it never watches.)"""
@@ -23,7 +23,11 @@ OPTIONS = RunOptions(poll_interval=0.05, wait_timeout=120, settle=0.2, retries=8
 
 
 def fail(count: int, code: int, after_apply: bool = False) -> Callable:
-    return lambda sim: sim.control("POST", "faults/fail", {"count": count, "code": code, "afterApply": after_apply})
+    """The next `count` requests fail (what a previous step left unused is dropped first)."""
+    def inject(sim):
+        sim.control("POST", "faults/clear", {})
+        sim.control("POST", "faults/fail", {"count": count, "code": code, "afterApply": after_apply})
+    return inject
 
 
 def for_a_while(start: str, body: dict, stop: str, seconds: float) -> Callable:
@@ -55,8 +59,9 @@ def migrate_in_process(sim, state, inject: Callable[[], None], every: int):
         events = []
         runner.subscribe(events.append)
         chosen = {s.title: s.id for s in plan.steps[::every]}
-        runner.subscribe(lambda e: inject() if chosen.get(e.message) == e.step else None)
+        runner.subscribe(lambda e: inject() if e.step is not None and chosen.get(e.message) == e.step else None)
         outcome = asyncio.run(runner.run())
+        sim.control("POST", "faults/clear", {})  # what is left of a burst is not the migration's
         runner.lock.release()
         return outcome, events, runner.journal
     finally:
@@ -68,11 +73,15 @@ def test_migration_under_fault(fault, reference, tmp_path):
     sim = boot(tmp_path)
     try:
         inject, every = FAULTS[fault]
+        injected = []
         with trial("API faults: migration", fault) as t:
-            outcome, events, journal = migrate_in_process(sim, tmp_path, lambda: inject(sim), every)
+            outcome, events, journal = migrate_in_process(sim, tmp_path, lambda: (injected.append(1), inject(sim)),
+                                                          every)
             log = [e.message for e in events]
             assert outcome == DONE, "\n".join(log[-12:])
+            t.metric("faults injected", len(injected))
             t.metric("retries", sum("retrying" in m for m in log))
+            t.metric("writes applied with their answer lost", sum("applied" in r for r in sim.server.requests))
             assert digest_difference(reference.digest, digest(sim)) == []
             assert journal_problems(journal.path) == []
             writes = mutations(sim)

@@ -165,10 +165,10 @@ class ClusterLock:
         """Delete the Lease if it is still ours; a delete whose answer was lost is found done by
         reading again."""
         for attempt in range(1, attempts + 1):
-            lease = self._held()
-            if lease is None:
-                return
             try:
+                lease = self._held()
+                if lease is None:
+                    return
                 self.rest.delete(LEASES, LEASE_NAMESPACE, LEASE_NAME,
                                  preconditions={"resourceVersion": lease["metadata"]["resourceVersion"]})
                 return
