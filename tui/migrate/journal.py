@@ -13,6 +13,7 @@ is how the crash tests stop a run at every boundary.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -59,7 +60,9 @@ def _mkdir_private(path: Path) -> None:
 
 
 class CrashHook:
-    """Parses CALICO_TUI_CRASH_AT once; `after_write` kills the process at the chosen point."""
+    """Parses CALICO_TUI_CRASH_AT once; `after_write` kills the process at the chosen point. The
+    point may hold shell wildcards (`evict:shop/frontend-*-x2k9q@*`), for keys that name generated
+    objects."""
 
     def __init__(self, spec: str | None):
         self.point, self.count, self.seen = None, 1, 0
@@ -71,7 +74,7 @@ class CrashHook:
                 self.point = spec
 
     def after_write(self, record: dict) -> None:
-        if self.point is None or point_id(record) != self.point:
+        if self.point is None or not fnmatch.fnmatchcase(point_id(record), self.point):
             return
         self.seen += 1
         if self.seen == self.count:
