@@ -100,6 +100,8 @@ class BgpPane(Pane):
     BgpPane #sessions-table { width: 1fr; height: 1fr; }
     """
 
+    _tables_from: tuple = ()  # the view parts the tables were last filled from
+
     def compose_body(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="bgp-left"):
@@ -113,6 +115,10 @@ class BgpPane(Pane):
         widget = self.query_one("#bgp-summary", Static)
         if str(widget.content) != summary:
             widget.update(summary)
+        inputs = (view.cluster.peers, view.cluster.nodes, view.expected_peers, view.sessions)
+        if len(inputs) == len(self._tables_from) and all(a is b for a, b in zip(inputs, self._tables_from)):
+            return  # IPAM churn: the live view reuses the BGP views, and a row per node costs at 5,000
+        self._tables_from = inputs
         sync_rows(self.query_one("#peers-table", DataTable), peer_rows(view))
         sessions = self.query_one("#sessions-table", DataTable)
         if sync_rows(sessions, session_rows(view)):
