@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import time
 import traceback
 from collections import Counter
 from contextlib import contextmanager
@@ -56,15 +55,6 @@ def trial(area: str, what: str):
         attempt.record["ok"] = True
     finally:
         TRIALS.append(attempt.record)
-
-
-def eventually(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 # --- the small cluster ------------------------------------------------------------------------------

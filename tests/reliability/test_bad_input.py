@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reliability.support import SMALL, TARGET_CIDR, trial
+from test_model_cluster import damage, paths
 from tui.cli import main
 from tui.kube.connection import ClusterAccessError, access_error, connect
 from tui.kube.detect import detect
@@ -125,29 +126,6 @@ WRONG = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=F
                   st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
 
 
-def leaf_paths(value, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix] if prefix and prefix not in IDENTITY else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out += leaf_paths(item, prefix + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value[:2]):
-            out += leaf_paths(item, prefix + (index,))
-    return out
-
-
-def damaged(obj: dict, path: tuple, how: str, value) -> dict:
-    out = copy.deepcopy(obj)
-    parent = out
-    for key in path[:-1]:
-        parent = parent[key]
-    if how == "removed" and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return out
-
-
 @pytest.fixture(scope="module")
 def targets(static):
     sim, _, _ = static
@@ -161,9 +139,10 @@ def targets(static):
 def test_malformed_objects_from_the_api(static, targets, data):
     sim, conn, info = static
     original = data.draw(st.sampled_from(targets))
-    path = data.draw(st.sampled_from(leaf_paths(original)))
+    path = data.draw(st.sampled_from([p for p in paths(original) if p not in IDENTITY]))
     how = data.draw(st.sampled_from(["removed", "wrong type", "huge value"]))
-    bad = damaged(original, path, how, data.draw(HUGE if how == "huge value" else WRONG))
+    bad = damage(copy.deepcopy(original), path, "delete" if how == "removed" else "replace",
+                 data.draw(HUGE if how == "huge value" else WRONG))
     name = original["metadata"]["name"]
     with trial("Bad input", f"malformed {original['kind']} served by the API ({how})") as t:
         sim.control("POST", "inject", {"objects": [bad]})

@@ -6,13 +6,14 @@ reported).
 The write points are enumerated from an uninterrupted reference run of the small cluster: every
 distinct `type:step:action` of its journal. Kills are chained: a run is killed at one point, its
 `--resume` is killed at a later one, and so on, then a last `--resume` finishes; each chain starts
-from a fresh cluster. By default a deterministic stratified sample runs (the first and last point of
-every record type, step and kind of action); `CALICO_TUI_RELIABILITY_CRASH_POINTS=all` runs every
-point.
+from a fresh cluster. Every point runs by default; `CALICO_TUI_RELIABILITY_CRASH_POINTS=sample` runs a
+deterministic stratified sample instead (the first and last point of every record type, step and
+kind of action), for a quicker run.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import subprocess
 import sys
@@ -25,8 +26,8 @@ from reliability.support import (MIGRATE, RESUME, audit_problems, backup_gaps, b
 from tui.migrate.journal import CRASH_ENV, point_id, read_records
 
 POINTS_ENV = "CALICO_TUI_RELIABILITY_CRASH_POINTS"
-ALL_POINTS = os.environ.get(POINTS_ENV) == "all"
-CHAINS = 16 if ALL_POINTS else 4  # each on a fresh cluster; the points are shared out in turn
+ALL_POINTS = os.environ.get(POINTS_ENV, "all") == "all"
+CHAINS = 4  # each on a fresh cluster; the points are shared out in turn
 TORN_EVERY = 3  # every third kill also leaves a half-written record behind
 
 
@@ -72,32 +73,33 @@ def test_kill_and_resume(chain, reference, tmp_path):
     sim = boot(tmp_path)
     state, log = tmp_path / "state", tmp_path / "migrate.log"
     killed: list[str] = []
+    tears = 0
     try:
         finished = False
         for index, point in enumerate(chain_of(selected(reference.points), chain)):
-            with trial("Crashes", f"kill -9 right after a `{point.split(':')[0]}` record") as t:
-                code = migrate(sim, state, log, resume=index > 0, crash_at=point)
-                if code == 0:  # this point does not occur in this run (a key naming a pod uid)
-                    t.note("not reached: the run finished")
-                    finished = True
-                    break
+            code = migrate(sim, state, log, resume=index > 0, crash_at=point)
+            if code == 0:  # the run took another path and finished without crossing this point
+                with trial("Crashes", "write point not crossed by a chained run (it finished instead)") as t:
+                    t.note(point)
+                finished = True
+                break
+            with trial("Crashes", f"kill -9 right after a `{point.split(':')[0]}` record"):
                 assert code == -9, f"exit {code} at {point}:\n" + log.read_text()[-2000:]
                 records, _, torn = read_records(journal_of(state))
-                assert torn is None and point_id(records[-1]) == point
+                assert torn is None and fnmatch.fnmatchcase(point_id(records[-1]), point)
                 killed.append(point)
-                if len(killed) % TORN_EVERY == 0:
-                    tear(journal_of(state))
+                if len(killed) % TORN_EVERY == 0 and not point.startswith(("migration-done", "run-end")):
+                    tear(journal_of(state))  # (a finished journal is never resumed, so never read again)
+                    tears += 1
         with trial("Crashes", "resume after the chain's kills finishes the migration"):
-            if not finished:
+            if not finished:  # after a kill at `migration-done` or `run-end` there is nothing to resume
                 code = migrate(sim, state, log, resume=True)
-                done = read_records(journal_of(state))[0][-1]["type"] == "migration-done"
-                assert code == 0 or (code == 2 and done and log.read_text().rstrip().endswith(
+                assert code == 0 or (code == 2 and log.read_text().rstrip().endswith(
                     "no unfinished migration of this cluster to resume")), log.read_text()[-3000:]
-            assert "migration complete" in log.read_text()
+            assert any(r["type"] == "migration-done" for r in read_records(journal_of(state))[0])
         output = log.read_text()
         with trial("Crashes", "torn last line dropped and reported"):
-            torn_reports = output.count("ignored a torn last record")
-            assert torn_reports == len(killed) // TORN_EVERY, output[-3000:]
+            assert output.count("ignored a torn last record") == tears, output[-3000:]
         journal = journal_of(state)
         records, _, _ = read_records(journal)
         with trial("Crashes", "final state identical to the uninterrupted run"):

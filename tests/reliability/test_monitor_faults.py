@@ -10,26 +10,13 @@ import time
 
 import pytest
 
-from reliability.support import eventually, trial
+from reliability.support import trial
+from test_kube_cache import eventually, our_threads, pool, state
 from tui.kube.connection import connect
 from tui.kube.listing import read_cluster
-from tui.kube.resources import object_key, resource_version
 from tui.session import Session
 
 STALE_WITHIN = 5.0
-
-
-def identities(raw) -> set[tuple]:
-    return {(key, *object_key(obj), resource_version(obj)) for key, items in raw.items() for obj in items}
-
-
-def pool(name: str, cidr: str) -> dict:
-    return {"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": name},
-            "spec": {"cidr": cidr, "ipipMode": "Never", "natOutgoing": True}}
-
-
-def our_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("calico-tui")]
 
 
 class Monitor:
@@ -53,10 +40,10 @@ class Monitor:
 
     def converged(self) -> bool:
         try:
-            truth = identities(read_cluster(self.truth, self.session.opened.info.served))
+            truth = state(read_cluster(self.truth, self.session.opened.info.served))
         except Exception:  # noqa: BLE001 - the server may still be coming back
             return False
-        return identities(self.session.cache.snapshot()) == truth and self.live()
+        return state(self.session.cache.snapshot()) == truth and self.live()
 
     def close(self) -> None:
         self.session.close()
