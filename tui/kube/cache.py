@@ -203,9 +203,13 @@ class ClusterCache:
 
     def _heartbeat_changed(self) -> None:
         """The server stopped or started answering: every key's health changed; once it answers
-        again, re-establish every watch (one may be a dead connection that would never fail)."""
+        again, re-establish every watch (one may be a dead connection that would never fail).
+        Each resumes from its last version rather than relisting: a server that was merely slow
+        for a few seconds must not be sent every list again (tens of MB at 5,000 nodes, which
+        would slow it down again)."""
         if self._heartbeat.down_since is None:
-            self.relist()
+            for reflector in self._reflectors:
+                reflector.request_rewatch()
         with self._lock:
             subscriptions = list(self._subscriptions)
         for key in self.keys:

@@ -117,6 +117,7 @@ class Reflector:
         self._version: str | None = None  # where the next watch starts; None: list first
         self._stop = threading.Event()
         self._relist_requested = threading.Event()
+        self._rewatch_requested = threading.Event()
         self.synced_once = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"calico-tui watch {spec.name}")
 
@@ -133,6 +134,12 @@ class Reflector:
     def request_relist(self) -> None:
         """Drop the current watch and list again."""
         self._relist_requested.set()
+        self._interrupt()
+
+    def request_rewatch(self) -> None:
+        """Drop the current watch (it may be a dead connection) and watch again from the last
+        version seen: the server replays what was missed, or says 410 and a relist follows."""
+        self._rewatch_requested.set()
         self._interrupt()
 
     def _interrupt(self) -> None:
@@ -173,7 +180,9 @@ class Reflector:
                 self._watch()
                 failures = expirations = 0
                 # A server that closes every watch at once must not make us spin.
-                short = time.monotonic() - started < 1.0 and not self._relist_requested.is_set()
+                asked = self._relist_requested.is_set() or self._rewatch_requested.is_set()
+                self._rewatch_requested.clear()
+                short = time.monotonic() - started < 1.0 and not asked
                 short_watches = short_watches + 1 if short else 0
                 if short_watches:
                     self._stop.wait(backoff_delay(short_watches, self.tuning.backoff_base,
@@ -189,6 +198,9 @@ class Reflector:
                 if self._stop.is_set():
                     break
                 if self._relist_requested.is_set():
+                    continue
+                if self._rewatch_requested.is_set():
+                    self._rewatch_requested.clear()
                     continue
                 failures += 1
                 self._set_failing(exc)
@@ -217,7 +229,7 @@ class Reflector:
         try:
             self._set_healthy(data_changed=False)
             for line in iter_resp_lines(response):
-                if self._stop.is_set() or self._relist_requested.is_set():
+                if self._stop.is_set() or self._relist_requested.is_set() or self._rewatch_requested.is_set():
                     break
                 if line.strip():
                     self._apply(json.loads(line))
