@@ -22,7 +22,9 @@ from bench.client import latencies
 from bench.report import markdown
 from bench.stats import exponent, percentile, summary
 from model_builders import blockaffinity, ipamblock, node, pod_owner, seed_raw, tunnel_owner
+from tui.model.bgp import bgp_topology
 from tui.model.cluster import ParseMemo
+from tui.model.findings import cluster_findings
 from tui.session import LiveView
 from tui.sim.churn import Churn
 from tui.sim.simulator import Simulator
@@ -127,7 +129,7 @@ def scale_raw() -> dict:
 def mutate(raw: dict, rng: random.Random, step: int) -> None:
     """One change as the cache delivers it: a new list holding a new object (bumped resourceVersion)."""
     kind = rng.choice(["allocate", "allocate", "release", "release", "add-block", "drop-block", "relabel",
-                       "add-node"])
+                       "add-node", "status"])
     blocks = list(raw["ipamblocks"])
     if kind in ("allocate", "release") and blocks:
         index = rng.randrange(len(blocks))
@@ -160,6 +162,14 @@ def mutate(raw: dict, rng: random.Random, step: int) -> None:
         changed["metadata"]["resourceVersion"] = str(100 + step)
         nodes[index] = changed
         raw["nodes"] = nodes
+    elif kind == "status":
+        statuses = list(raw["caliconodestatuses"])
+        changed = copy.deepcopy(statuses[-1])
+        peer = rng.choice(changed["status"]["bgp"]["peersV4"])
+        peer["state"] = rng.choice(["Established", "Active", "Connect"])
+        changed["metadata"]["resourceVersion"] = str(100 + step)
+        statuses[-1] = changed
+        raw["caliconodestatuses"] = statuses
     elif kind == "add-node":
         raw["nodes"] = [*raw["nodes"], node(f"extra-{step}", f"10.10.9.{step % 200 + 1}/24")]
     names = {}
@@ -182,6 +192,10 @@ def test_an_incremental_live_view_equals_one_built_from_scratch(rng, steps):
                [list(u.allocations_by_pool.items()) for u in fresh.nodes]
         assert live.pools == fresh.pools and live.findings == fresh.findings
         assert live.expected_peers == fresh.expected_peers and live.rr_clusters == fresh.rr_clusters
+        oracle = bgp_topology(fresh.cluster)  # straight from the whole cluster, no parts reused
+        assert live.sessions == {s.node: oracle.sessions(s.node) for s in fresh.cluster.node_statuses}
+        assert live.expected_peers == {n.name: oracle.peer_count(n.name) for n in fresh.cluster.nodes}
+        assert live.findings == cluster_findings(fresh.cluster)
         mutate(raw, rng, step)
 
 

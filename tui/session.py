@@ -74,9 +74,11 @@ class LiveView:
         thousands of nodes. The node detail screen derives one node's sessions on demand.
         """
         cluster = build_cluster(raw, memo)
-        inputs = (cluster.nodes, cluster.peers, cluster.bgp, cluster.node_statuses, bgp_in_use(cluster))
-        topology, expected, sessions, rr_clusters, bgp = (bgp_views(*inputs) if memo is None
-                                                          else memo.derived(bgp_views, *inputs))
+        def derive(compute, *inputs):
+            return compute(*inputs) if memo is None else memo.derived(compute, *inputs)
+
+        shape, expected, rr_clusters = derive(bgp_shape, cluster.nodes, cluster.peers, cluster.bgp)
+        topology, sessions, bgp = derive(bgp_state, shape, cluster.node_statuses, bgp_in_use(cluster))
         pools, nodes = pool_usage(cluster, memo), node_usage(cluster, memo)
         findings = cluster_findings(cluster, topology, pools, nodes, bgp)
         if memo is not None:
@@ -93,17 +95,26 @@ class LiveView:
         return next((o for o in self.raw.get(kind, ()) if o.get("metadata", {}).get("name") == name), None)
 
 
-def bgp_views(nodes, peers, bgp, node_statuses, in_use: bool):
-    """Topology, expected peer counts, session detail, route-reflector clusters and BGP findings:
-    they depend on these inputs only, so IPAM churn (the busy case at scale) reuses them as they are.
-    The topology is built on a cluster of just these parts, so it does not keep old blocks alive."""
-    part = Cluster(nodes=nodes, peers=peers, bgp=bgp, node_statuses=node_statuses)
+def bgp_shape(nodes, peers, bgp):
+    """The configured BGP topology, each node's expected session count and the route-reflector
+    clusters: they depend on nodes, BGPPeers and BGPConfiguration only, so IPAM churn and status
+    updates (the busy cases at scale) reuse them as they are. Built on a cluster of just these parts,
+    the topology keeps no old blocks alive."""
+    part = Cluster(nodes=nodes, peers=peers, bgp=bgp)
     topology = bgp_topology(part)
-    reporting = {status.node for status in node_statuses}
-    sessions = {node.name: topology.sessions(node.name) for node in nodes if node.name in reporting}
     expected = {node.name: topology.peer_count(node.name) for node in nodes}
-    findings = bgp_findings(part, topology) if in_use else []
-    return topology, expected, sessions, route_reflector_clusters(part, topology), findings
+    return topology, expected, route_reflector_clusters(part, topology)
+
+
+def bgp_state(shape: BgpTopology, node_statuses, in_use: bool):
+    """The topology with the CalicoNodeStatus reports, session detail for the nodes that have one,
+    and the BGP findings."""
+    base = shape.cluster
+    topology = shape.with_statuses(Cluster(nodes=base.nodes, peers=base.peers, bgp=base.bgp,
+                                           node_statuses=node_statuses))
+    reporting = {status.node for status in node_statuses}
+    sessions = {node.name: topology.sessions(node.name) for node in base.nodes if node.name in reporting}
+    return topology, sessions, bgp_findings(topology.cluster, topology) if in_use else []
 
 
 def route_reflector_clusters(cluster: Cluster, topology: BgpTopology) -> RRClusters:

@@ -91,6 +91,7 @@ class BgpTopology:
         self.node_by_ip = {n.bgp_ipv4.ip: n for n in self.speakers.values()}
         # (local node or None for global, peer ip, port) -> (remote, source BGPPeer name); first wins.
         self.peerings: dict[tuple[str | None, Address, int | None], tuple[_Remote, str]] = {}
+        self._peer_counts: dict[str, int] = {}
         self._compute_peerings()
 
     # -- BGPPeer resolution ----------------------------------------------------------------------
@@ -183,7 +184,20 @@ class BgpTopology:
         return len(self._mesh_members) - self._mesh_addresses[node.bgp_ipv4.ip]
 
     def peer_count(self, node_name: str) -> int:
-        return self.mesh_peer_count(node_name) + len(self.expected_peers(node_name, mesh=False))
+        count = self._peer_counts.get(node_name)
+        if count is None:
+            count = self._peer_counts[node_name] = (self.mesh_peer_count(node_name)
+                                                    + len(self.expected_peers(node_name, mesh=False)))
+        return count
+
+    def with_statuses(self, cluster: Cluster) -> BgpTopology:
+        """This topology over `cluster`, which differs from ours only in its CalicoNodeStatus
+        objects: the peerings (costly at thousands of nodes) do not depend on them, and statuses
+        change every update period."""
+        copy = object.__new__(BgpTopology)
+        copy.__dict__.update(self.__dict__)
+        copy.cluster = cluster
+        return copy
 
     def expected_peers(self, node_name: str, mesh: bool = True) -> tuple[ExpectedPeer, ...]:
         """The node's IPv4 sessions as confd configures them; `mesh=False` leaves out full-mesh ones."""
