@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="one small run (100 nodes, short phases)")
     parser.add_argument("--sizes", type=parse_sizes, help="node counts (default 100,1000,5000; quick: 100)")
     parser.add_argument("--fragmented", type=int, metavar="NODES",
-                        help="also a fragmented cluster of NODES nodes with /29 blocks (default 5000; 0: none)")
+                        help="also a fragmented cluster of NODES nodes with /28 blocks, about 4 per node (default 5000; 0: none)")
     parser.add_argument("--repeat", type=int, help=f"repetitions per size (default {Settings.repeat})")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/latest.json)")
     parser.add_argument("--report", type=Path, metavar="FILE", help="print the tables of an earlier results file")
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     fragmented = args.fragmented if args.fragmented is not None else (0 if args.quick else 5000)
     variants = [Variant.sized(n) for n in sizes]
     if fragmented:
-        variants.append(Variant.fragmented_at(fragmented, 29))
+        variants.append(Variant.fragmented_at(fragmented, 28))
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     results = run(variants, settings, args.out or DEFAULT_OUT, command.strip(),
                   progress=lambda text: print(text, file=sys.stderr, flush=True))
