@@ -118,6 +118,7 @@ class Reflector:
         self._stop = threading.Event()
         self._relist_requested = threading.Event()
         self._rewatch_requested = threading.Event()
+        self._watching = False
         self.synced_once = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"calico-tui watch {spec.name}")
 
@@ -138,9 +139,12 @@ class Reflector:
 
     def request_rewatch(self) -> None:
         """Drop the current watch (it may be a dead connection) and watch again from the last
-        version seen: the server replays what was missed, or says 410 and a relist follows."""
+        version seen: the server replays what was missed, or says 410 and a relist follows.
+        A list in progress is left alone (cutting it would start it over): the watch that follows
+        it is a new connection anyway."""
         self._rewatch_requested.set()
-        self._interrupt()
+        if self._watching:
+            self._interrupt()
 
     def _interrupt(self) -> None:
         if self._thread.ident is not None:
@@ -224,9 +228,12 @@ class Reflector:
         timeout_seconds = self.tuning.watch_timeout + random.randint(0, self.tuning.watch_timeout // 4)
         query = {**self.spec.selectors, "watch": True, "resourceVersion": self._version,
                  "allowWatchBookmarks": True, "timeoutSeconds": timeout_seconds}
-        response = self.conn.open("GET", self.spec.path, query,
-                                  timeout=(self.tuning.connect_timeout, self.tuning.read_timeout))
+        self._rewatch_requested.clear()  # this is a new connection
+        self._watching = True
+        response = None
         try:
+            response = self.conn.open("GET", self.spec.path, query,
+                                      timeout=(self.tuning.connect_timeout, self.tuning.read_timeout))
             self._set_healthy(data_changed=False)
             for line in iter_resp_lines(response):
                 if self._stop.is_set() or self._relist_requested.is_set() or self._rewatch_requested.is_set():
@@ -234,8 +241,10 @@ class Reflector:
                 if line.strip():
                     self._apply(json.loads(line))
         finally:
-            response.close()  # an unfinished stream must not go back to the pool
-            response.release_conn()
+            self._watching = False
+            if response is not None:
+                response.close()  # an unfinished stream must not go back to the pool
+                response.release_conn()
 
     def _apply(self, event: dict) -> None:
         """One watch event into the store; every event's (and bookmark's) version is remembered, so
