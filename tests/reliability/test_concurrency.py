@@ -88,7 +88,7 @@ def test_edit_between_preview_and_apply(edit, cluster, tmp_path):
         assert (DONE if outcome == STOPPED else outcome) == expected, [e.message for e in events][-5:]
         assert holds(rest, runner.journal)
         if expected == FAILED:
-            t.note(next(e.message for e in events if "changed since the plan" in e.message)[:160])
+            t.note(next(e.message for e in events if "changed since the plan" in e.message)[:240])
 
 
 def test_second_migrate_while_one_runs_is_refused(cluster, tmp_path):

@@ -80,8 +80,9 @@ def secured(tmp_path_factory):
         for name, (config, argv, _) in RUNS.items():
             log = directory / f"{name.replace(' ', '_').replace('/', '_')}.log"
             argv = [a.replace("{dir}", str(directory)) for a in argv]
+            home = state if RUNS[name][2] == 0 else directory / "refused"  # a refused run must leave nothing
             code = calico_tui([argv[0], "--kubeconfig", str(paths[config]), *argv[1:]],
-                              {"XDG_STATE_HOME": str(state)}, log)
+                              {"XDG_STATE_HOME": str(home)}, log)
             results[name] = (code, log.read_text())
         yield sim, directory, state, results, mutations(sim)
     finally:
@@ -165,6 +166,7 @@ def test_tls_is_verified_by_default(secured):
         for run in ("error: server certificate not trusted", "error: migrate against an untrusted server"):
             code, output = results[run]
             assert code == 2 and "TLS handshake failed" in output and "certificate verify failed" in output
+        assert not (directory / "refused").exists()  # no journal, no audit record: nothing was sent
         t.note(results["error: server certificate not trusted"][1].strip()[:200])
 
 

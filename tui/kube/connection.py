@@ -364,4 +364,6 @@ def _tls_detail(text: str) -> str:
         start = lowered.index("certificate verify failed")
         detail = text[start:].split("(_ssl")[0].rstrip(" ()")
         return f"{detail} (the server's certificate is not trusted by the kubeconfig's CA)"
+    if "pem lib" in lowered or "key values mismatch" in lowered:  # our own certificate or key, not the server's
+        return f"the kubeconfig's client certificate or key cannot be used ({text.split('(_ssl')[0].strip()})"
     return text
