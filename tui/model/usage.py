@@ -49,28 +49,79 @@ class PoolUsage:
         return self.total - self.in_use
 
 
-def blocks_by_pool(cluster: Cluster, memo: ParseMemo | None = None) -> dict[str | None, list[IPAMBlock]]:
+def blocks_by_pool(cluster: Cluster) -> dict[str | None, list[IPAMBlock]]:
     """Blocks grouped under the pool name calicoctl would show them in (None: orphaned)."""
-    pool_of = _block_pools(cluster.pools) if memo is None else memo.derived(_block_pools, cluster.pools)
     grouped: dict[str | None, list[IPAMBlock]] = {pool.name: [] for pool in cluster.pools}
     grouped[None] = []
     for block in cluster.blocks:
-        grouped[pool_of(block)].append(block)
+        pool = block_pool(cluster.pools, block)
+        grouped[None if pool is None else pool.name].append(block)
     return grouped
 
 
 def pool_usage(cluster: Cluster, memo: ParseMemo | None = None) -> tuple[PoolUsage, ...]:
-    """Every pool in calicoctl's order, then the orphan group when any block is in no pool."""
-    grouped = blocks_by_pool(cluster, memo)
-    usage = [
-        PoolUsage(pool.name, pool, tuple(grouped[pool.name]), pool.size, sum(b.in_use for b in grouped[pool.name]))
-        for pool in cluster.pools
-    ]
-    orphans = grouped[None]
-    if orphans:
-        usage.append(PoolUsage(ORPHANED, None, tuple(orphans), sum(b.capacity for b in orphans),
-                               sum(b.in_use for b in orphans)))
-    return tuple(usage)
+    """Every pool in calicoctl's order, then the orphan group when any block is in no pool.
+
+    With the live view's `memo`, blocks modified in place update only their pool's figures."""
+    usages = _PoolUsages(cluster.pools) if memo is None else memo.derived(_PoolUsages, cluster.pools)
+    return usages.update(cluster.blocks)
+
+
+def _replaced(old: tuple[IPAMBlock, ...] | None, new: tuple[IPAMBlock, ...]
+              ) -> list[tuple[int, IPAMBlock, IPAMBlock]] | None:
+    """(position, before, after) of the blocks `new` modified in place of `old`; None when `new`
+    is not `old` with a few blocks modified (blocks came or went, or many changed)."""
+    if old is None or len(old) != len(new):
+        return None
+    changed = [(i, a, b) for i, (a, b) in enumerate(zip(old, new)) if a is not b]
+    if len(changed) * 8 > len(new) or any(a.name != b.name for _, a, b in changed):
+        return None
+    return changed
+
+
+class _PoolUsages:
+    """Per-pool sums over the blocks, kept for one set of pools."""
+
+    def __init__(self, pools: tuple[IPPool, ...]) -> None:
+        self.pools = {pool.name: pool for pool in pools}
+        self.pool_of = _block_pools(pools)
+        self.blocks: tuple[IPAMBlock, ...] | None = None
+        self.result: tuple[PoolUsage, ...] = ()
+
+    def update(self, blocks: tuple[IPAMBlock, ...]) -> tuple[PoolUsage, ...]:
+        if blocks is not self.blocks:
+            changed = _replaced(self.blocks, blocks)
+            if changed is None:
+                self._rebuild(blocks)
+            else:
+                touched = set()
+                for position, before, after in changed:
+                    pool = self.pool_of(after)  # a block's pool goes by its name, which did not change
+                    self.members[pool][self.slot[position]] = after
+                    self.in_use[pool] += after.in_use - before.in_use
+                    touched.add(pool)
+                self.result = tuple(self._usage(u.pool.name if u.pool else None) if
+                                    (u.pool.name if u.pool else None) in touched else u for u in self.result)
+            self.blocks = blocks
+        return self.result
+
+    def _rebuild(self, blocks: tuple[IPAMBlock, ...]) -> None:
+        self.members: dict[str | None, list[IPAMBlock]] = {name: [] for name in self.pools}
+        self.members[None] = []
+        self.slot: list[int] = []  # per block position: its index among its pool's blocks
+        for block in blocks:
+            members = self.members[self.pool_of(block)]
+            self.slot.append(len(members))
+            members.append(block)
+        self.in_use = {name: sum(b.in_use for b in members) for name, members in self.members.items()}
+        self.result = tuple(self._usage(name) for name in [*self.pools, *([None] if self.members[None] else [])])
+
+    def _usage(self, name: str | None) -> PoolUsage:
+        members = tuple(self.members[name])
+        if name is None:
+            return PoolUsage(ORPHANED, None, members, sum(b.capacity for b in members), self.in_use[None])
+        pool = self.pools[name]
+        return PoolUsage(pool.name, pool, members, pool.size, self.in_use[name])
 
 
 @dataclass(frozen=True)
@@ -154,11 +205,8 @@ class _NodeUsages:
     def _patch(self, blocks: tuple[IPAMBlock, ...]) -> bool:
         """Update the nodes the changed blocks concern; False when the change is not a few blocks
         modified in place or changes which names IPAM mentions (then everything is recounted)."""
-        old = self.blocks
-        if old is None or len(old) != len(blocks):
-            return False
-        changed = [(i, a, b) for i, (a, b) in enumerate(zip(old, blocks)) if a is not b]
-        if len(changed) * 8 > len(blocks) or any(a.name != b.name for _, a, b in changed):
+        changed = _replaced(self.blocks, blocks)
+        if changed is None:
             return False
         concerned: set[str] = set()
         for position, before, after in changed:
