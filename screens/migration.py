@@ -35,7 +35,7 @@ from tui.migrate.steps import MANUAL, Plan, Step
 from tui.migration_messages import (Assessed, MigrationLoaded, PlanReady, RunEvents, RunFinished,
                                     RunnerReady)
 from tui.migration_session import MigrationSession, PendingMigration, Planned
-from tui.migration_state import mutates, next_steps, step_actions, step_rows
+from tui.migration_state import RUNNING, WAITING, mutates, next_steps, step_actions, step_rows
 from tui.run_loop import RunLoop
 from tui.model.findings import Finding
 from widgets.diff_view import StepView, host_commands
@@ -74,10 +74,8 @@ class MigrationScreen(Screen[None]):
     MigrationScreen #run { height: 14; }
     MigrationScreen #run-status { height: auto; }
     MigrationScreen.-narrow #body { layout: vertical; }
-    MigrationScreen.-narrow #left, MigrationScreen.-narrow #right { width: 1fr; height: 1fr; display: none; }
-    MigrationScreen.-narrow #left.-active, MigrationScreen.-narrow #right.-active { display: block; }
-    MigrationScreen.-narrow .panel { display: none; }
-    MigrationScreen.-narrow .panel.-active { display: block; height: 1fr; max-height: 100%; }
+    MigrationScreen.-narrow #left, MigrationScreen.-narrow #right { width: 1fr; height: 1fr; }
+    MigrationScreen.-narrow .panel { height: 1fr; max-height: 100%; }
     """
 
     active: reactive[str] = reactive("params")
@@ -101,6 +99,7 @@ class MigrationScreen(Screen[None]):
         self._events: deque = deque()  # appended by the runner's thread, drained here every tick
         self._debounce: Timer | None = None
         self._enabled: tuple = ()
+        self._current: str | None = None  # the step running or waiting, followed by the step list
 
     # -- layout ------------------------------------------------------------------------------------
 
@@ -130,7 +129,7 @@ class MigrationScreen(Screen[None]):
         self.query_one(Tabs).can_focus = False
         self._set_layout(self.app.size.width, self.app.size.height)
         self.watch_active(self.active)
-        self.set_interval(TICK, self._flush_events)
+        self._tick = self.set_interval(TICK, self._flush_events, pause=True)  # resumed while a run goes on
         if self.app.view is not None:
             self.show_view(self.app.view)
         self._show_status()
@@ -155,13 +154,22 @@ class MigrationScreen(Screen[None]):
         self._set_layout(*event.size)
 
     def _set_layout(self, width: int, height: int) -> None:
-        self.set_class(width < WIDE[0] or height < WIDE[1], "-narrow")
+        narrow = width < WIDE[0] or height < WIDE[1]
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self._show_panels()
+
+    def _show_panels(self) -> None:
+        """Narrow: only the active panel (and its column) is displayed. Set directly rather than by
+        classes, which would restyle every widget of the form on each switch."""
+        narrow = self.has_class("-narrow")
+        for name in PANELS:
+            self.query_one(f"#{name}").display = not narrow or name == self.active
+        for column in ("left", "right"):
+            self.query_one(f"#{column}").display = not narrow or COLUMN_OF[self.active] == column
 
     def watch_active(self, active: str) -> None:
-        for name in PANELS:
-            self.query_one(f"#{name}").set_class(name == active, "-active")
-        for column in ("left", "right"):
-            self.query_one(f"#{column}").set_class(COLUMN_OF[active] == column, "-active")
+        self._show_panels()
         tabs = self.query_one(Tabs)
         if tabs.active != f"tab-{active}":
             tabs.active = f"tab-{active}"
@@ -307,7 +315,12 @@ class MigrationScreen(Screen[None]):
         if plan is None:
             return
         journal = self.runner.journal if self.runner else None
-        self.step_list.show_rows(step_rows(plan, journal, self.running))
+        rows = step_rows(plan, journal, self.running)
+        self.step_list.show_rows(rows)
+        current = next((r.id for r in rows if r.status in (RUNNING, WAITING)), None)
+        if current is not None and current != self._current:
+            self.step_list.select(current)  # a step starting (or waiting for you) is shown at once
+        self._current = current
         self._show_step()
 
     @on(DataTable.RowHighlighted, "#step-list")
@@ -374,7 +387,7 @@ class MigrationScreen(Screen[None]):
         status = self.query_one("#run-status", Static)
         if self.running:
             current = next((r for r in step_rows(self.plan, self.runner.journal, True)
-                            if r.status in ("running", "waiting for operator")), None)
+                            if r.status in (RUNNING, WAITING)), None)
             doing = f"{current.number}. {current.id} ({current.status})" if current else "between steps"
             state = "‖ pausing after the current action" if self.paused else "▶ running"
             set_content(status, f"{state}: {doing} · p pause/resume · a abort · d dashboard (the run goes on)")
@@ -457,6 +470,7 @@ class MigrationScreen(Screen[None]):
         """Run one runner invocation on the runner's loop and await it; the screen shows it running
         meanwhile. Cancelling this worker cancels the run where it is."""
         self.running, self.paused, self.outcome = True, False, None
+        self._tick.resume()
         self.call_later(self._show_status)
         try:
             outcome = await asyncio.wrap_future(self.run_loop.submit(invocation()))
@@ -504,6 +518,7 @@ class MigrationScreen(Screen[None]):
 
     @on(RunFinished)
     def _run_finished(self, message: RunFinished) -> None:
+        self._tick.pause()
         self._flush_events()
         self.outcome = message.outcome
         self.paused = False

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -29,13 +31,10 @@ FAST = RunOptions(poll_interval=0.1, settle=0.3, wait_timeout=120, backoff=0.05)
 SMALL = (80, 24)
 
 
-@pytest.fixture
-def cluster(tmp_path, monkeypatch):
-    """The seed cluster served by `calico-tui demo-server`: its kubeconfig (all end_state needs).
-    The state directory and the working directory (exports) are the test's own."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.chdir(tmp_path)
-    kubeconfig, log = tmp_path / "kubeconfig", tmp_path / "demo-server.log"
+@contextmanager
+def demo_server(directory: Path):
+    """The seed cluster served by `calico-tui demo-server`: its kubeconfig (all end_state needs)."""
+    kubeconfig, log = directory / "kubeconfig", directory / "demo-server.log"
     with open(log, "w") as errors:
         server = subprocess.Popen([sys.executable, "-m", "tui.cli", "demo-server", "--kubeconfig-out",
                                    str(kubeconfig)], stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -46,6 +45,28 @@ def cluster(tmp_path, monkeypatch):
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """The test's own state directory (journals) and working directory (exported runbooks)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def cluster(isolated):
+    """A cluster of the test's own."""
+    with demo_server(isolated) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """One cluster for a module's tests that only look (nothing they do changes the cluster)."""
+    with demo_server(tmp_path_factory.mktemp("cluster")) as served:
+        yield served
 
 
 def fast(cluster) -> None:
@@ -63,7 +84,8 @@ def make_app(sim, context: str | None = None, sim_manual: bool = True, **session
 
 
 def count(messages, kind) -> int:
-    return sum(isinstance(m, kind) for m in messages)
+    """Messages of `kind` posted (the hook sees a bubbling message once per node it reaches)."""
+    return len({id(m) for m in messages if isinstance(m, kind)})
 
 
 async def open_migration(pilot) -> MigrationScreen:

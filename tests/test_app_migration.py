@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 from migrate_cluster import end_state, expected_state
-from migration_pilot import (SMALL, cluster, count, fast, make_app, open_migration, plan, run,  # noqa: F401
-                             statuses)
+from migration_pilot import (SMALL, cluster, count, fast, isolated, make_app, open_migration, plan,  # noqa: F401
+                             run, statuses)
 from screens.confirm import ConfirmDialog
 from test_app_dashboard import until
 from tui.migrate.runner import DONE, STOPPED

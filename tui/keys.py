@@ -87,11 +87,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("migration-abort", "a", "abort", "Abort", "Stop the run after the current action; the journal keeps "
             "where it stopped, so it can be resumed.", MIGRATION),
     Command("migration-rollback", "b", "rollback", "Roll back", "Undo the selected api step from the journal's "
-            "backups (after a confirmation).", MIGRATION),
+            "backups (after a confirmation).", MIGRATION, footer=False),
     Command("migration-export", "e", "export", "Export", "Write the plan as a markdown runbook into the current "
-            "directory.", MIGRATION),
+            "directory.", MIGRATION, footer=False),
     Command("migration-copy", "c", "copy", "Copy commands", "Copy the selected manual step's host commands to your "
-            "local clipboard (OSC 52, works over SSH).", MIGRATION),
+            "local clipboard (OSC 52, works over SSH).", MIGRATION, footer=False),
     Command("migration-dashboard", "d", "dashboard", "Dashboard", "Back to the dashboard without stopping the run "
             "(m comes back).", MIGRATION),
     Command("migration-back", "escape", "dashboard", "Dashboard", "Back to the dashboard without stopping the run.",
