@@ -30,7 +30,7 @@ class Monitor:
         self.truth = connect(str(sim.kubeconfig_path), None)
 
     def stale(self, view) -> bool:
-        return all(view.health[key].stale for key in ("ippools", "nodes"))
+        return all(health.stale for health in view.health.values())
 
     def first_stale_after(self, moment: float) -> float | None:
         return next((t - moment for t, v in list(self.views) if t >= moment and self.stale(v)), None)
