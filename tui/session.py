@@ -28,7 +28,7 @@ from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, w
 
 MAX_NODE_STATUSES = 10
 MANAGED_BY = {"app.kubernetes.io/managed-by": "calico-tui"}
-REFRESH_HZ = 4
+REFRESH_HZ = 10  # at most this many redraws a second; at 4 the wait alone put p99 event-to-screen past 250 ms
 
 
 @dataclass(frozen=True)
