@@ -295,7 +295,7 @@ def _manifest_diff(node: str, before: dict, after: dict) -> str:
 
 def _flag_commands(node: str, before: list[str], after: list[str]) -> tuple[str, ...]:
     old = {a.split("=", 1)[0]: a for a in before if a.startswith("--")}
-    commands = [f"ssh {node} sudo cp {KCM_MANIFEST} /root/kube-controller-manager.yaml.bak"]
+    commands = [f"ssh {node} sudo cp {KCM_MANIFEST} /etc/kubernetes/kube-controller-manager.yaml.bak"]
     for arg in after:
         name = arg.split("=", 1)[0]
         if arg.startswith("--") and old.get(name) != arg:
@@ -355,7 +355,7 @@ def step_kcm_pause(snap: Snapshot, params: MigrationParams) -> Step | None:
         if_skipped="Any kube-controller-manager restart during the node step crash-loops.",
         hosts=_kcm_hosts(snap, PAUSE_FLAGS, {}),
         verify="each mirror pod runs with --allocate-node-cidrs=false and stays Running and Ready",
-        rollback="put back the saved manifest (/root/kube-controller-manager.yaml.bak) on each host")
+        rollback="put back the saved manifest (/etc/kubernetes/kube-controller-manager.yaml.bak) on each host")
 
 
 def step_kcm(snap: Snapshot, params: MigrationParams) -> Step | None:
@@ -382,7 +382,7 @@ def step_kcm(snap: Snapshot, params: MigrationParams) -> Step | None:
         preconditions=("every node podCIDR is inside the new cluster CIDR" if allocate else
                        "calico-ipam is the IPAM",),
         verify="each mirror pod shows the new flags and stays Running and Ready",
-        rollback="put back the saved manifest (/root/kube-controller-manager.yaml.bak) on each host")
+        rollback="put back the saved manifest (/etc/kubernetes/kube-controller-manager.yaml.bak) on each host")
 
 
 def step_kubeadm(snap: Snapshot, params: MigrationParams, proj: Projection) -> Step | None:
