@@ -71,11 +71,16 @@ class MigrationScreen(Screen[None]):
     MigrationScreen .panel { border: round $panel-lighten-2; height: 1fr; }
     MigrationScreen .panel:focus-within { border: round $primary; }
     MigrationScreen #steps { height: auto; max-height: 15; }
-    MigrationScreen #run { height: 14; }
+    MigrationScreen #run { height: auto; }
+    MigrationScreen #run RunProgress, MigrationScreen #run RunLog { display: none; }
+    MigrationScreen.-ran #run { height: 14; }
+    MigrationScreen.-ran #run RunProgress, MigrationScreen.-ran #run RunLog { display: block; }
     MigrationScreen #run-status { height: auto; }
     MigrationScreen.-narrow #body { layout: vertical; }
     MigrationScreen.-narrow #left, MigrationScreen.-narrow #right { width: 1fr; height: 1fr; }
-    MigrationScreen.-narrow .panel { height: 1fr; max-height: 100%; }
+    MigrationScreen.-narrow .panel, MigrationScreen.-narrow #steps, MigrationScreen.-narrow #run {
+        height: 1fr; max-height: 100%;
+    }
     """
 
     active: reactive[str] = reactive("params")
@@ -481,6 +486,7 @@ class MigrationScreen(Screen[None]):
     @on(RunnerReady)
     def _runner_ready(self, message: RunnerReady) -> None:
         plan = message.runner.plan
+        self.add_class("-ran")  # the run panel grows to show progress and log
         self.form.disabled = True  # the plan is fixed now: the journal's
         if message.resumed:
             self.form.fill(MigrationParams.from_dict(plan.params))
