@@ -42,5 +42,6 @@ def run(args) -> int:
         kubeconfig, context = (stack.enter_context(demo_cluster(args)) if args.demo
                                else (args.kubeconfig, args.context))
         session = Session(kubeconfig, context, force_read_only=args.read_only)
-        app = CalicoApp(session, ansi=args.color_system == "16")
+        # The demo cluster has no hosts to log in to: its simulator plays the migration's manual steps.
+        app = CalicoApp(session, ansi=args.color_system == "16", sim_manual=args.demo)
         return app.run() or 0
