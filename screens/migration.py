@@ -105,6 +105,7 @@ class MigrationScreen(Screen[None]):
         self._debounce: Timer | None = None
         self._enabled: tuple = ()
         self._current: str | None = None  # the step running or waiting, followed by the step list
+        self._left = False  # left for the dashboard (coming back asks again about an unfinished migration)
 
     # -- layout ------------------------------------------------------------------------------------
 
@@ -206,9 +207,15 @@ class MigrationScreen(Screen[None]):
         figures.show_view(view)
         progress.show_view(view, self._old_pool())
 
-    def _on_screen_resume(self, event: ScreenResume) -> None:
+    @on(ScreenResume)
+    def _shown_again(self) -> None:
+        """Back from the dashboard: catch up with the cluster, and ask again about an unfinished
+        migration that was not resumed."""
         if self.app.view is not None:
             self.show_view(self.app.view)
+        if self._left and self.pending is not None and self.runner is None:
+            self._offer_resume(self.pending)
+        self._left = False  # (a dialog closing resumes this screen too)
 
     def _old_pool(self) -> str | None:
         if self.plan is not None:
@@ -362,7 +369,7 @@ class MigrationScreen(Screen[None]):
         if self.runner is None:
             if self.pending is not None:
                 return (f"migration {self.pending.migration_id} of this cluster is unfinished: resume it first "
-                        "(leave with d and come back with m to be asked again)")
+                        "(d, then m, asks again)")
             if self.planned is None:
                 return "no plan yet: enter a target CIDR in the parameters and press enter"
             if self.planned_request != self.form.request():
@@ -594,6 +601,7 @@ class MigrationScreen(Screen[None]):
         self.notify(f"Copied the host commands of {chosen[1].id} to the clipboard (OSC 52).", timeout=3)
 
     def action_dashboard(self) -> None:
+        self._left = True
         self.app.pop_screen()
 
     def on_unmount(self) -> None:

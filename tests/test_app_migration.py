@@ -69,6 +69,10 @@ async def test_killed_mid_roll_resumes_in_a_new_app_and_finishes(cluster):
         offer = dialog.body.plain
         assert "unfinished" in offer and "roll-workloads" in offer and "interrupted" in offer
         assert "5. roll-workloads: interrupted" in offer
+        await pilot.press("n")  # not now: look around first; running waits for the resume
+        assert "is unfinished: resume it first" in screen.run_blocked()
+        await pilot.press("escape", "m")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the offer, again")
         await pilot.press("y")
         await until(pilot, lambda: count(messages, RunnerReady), "the resumed runner")
         assert statuses(screen)["create-pool"] == "✔ done"
