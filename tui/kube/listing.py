@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping
+from typing import Callable, Mapping
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -39,8 +39,9 @@ def complete_items(listing: dict) -> list[dict]:
 
 
 def list_all(conn: Connection, spec: WatchSpec, *, page_size: int = PAGE_SIZE,
-             timeout=DEFAULT_TIMEOUT) -> tuple[list[dict], str]:
+             timeout=DEFAULT_TIMEOUT, each: Callable[[dict], dict] | None = None) -> tuple[list[dict], str]:
     """Every object of `spec` and the list's resourceVersion, page by page (limit + continue).
+    `each` is applied to every object as its page arrives (so a whole list never exists twice).
 
     An expired continue token (410) restarts the list from the beginning.
     """
@@ -51,7 +52,8 @@ def list_all(conn: Connection, spec: WatchSpec, *, page_size: int = PAGE_SIZE,
             while True:
                 query = {**spec.selectors, "limit": page_size, "continue": token}
                 page = conn.request("GET", spec.path, query, timeout=timeout)
-                items.extend(complete_items(page))
+                page_items = complete_items(page)
+                items.extend(page_items if each is None else map(each, page_items))
                 meta = page.get("metadata") or {}
                 token = meta.get("continue")
                 if not token:

@@ -119,6 +119,7 @@ class Reflector:
         self._relist_requested = threading.Event()
         self._rewatch_requested = threading.Event()
         self._watching = False
+        self._compact = spec.compact() if spec.compact else None
         self.synced_once = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"calico-tui watch {spec.name}")
 
@@ -214,7 +215,7 @@ class Reflector:
     def _relist(self) -> None:
         timeout = (self.tuning.connect_timeout, self.tuning.list_read_timeout)
         items, version = list_all(self.conn, self.spec, page_size=self.tuning.page_size,
-                                  timeout=timeout)
+                                  timeout=timeout, each=self._compact)
         with self._lock:
             self._objects, changed = diff(self._objects, items)
             if changed:
@@ -259,6 +260,8 @@ class Reflector:
             raise ApiException(status=obj.get("code"), reason=f"{obj.get('reason')}: {obj.get('message')}")
         self._version = resource_version(obj) or self._version
         changed = False
+        if kind in ("ADDED", "MODIFIED") and self._compact is not None:
+            obj = self._compact(obj)
         if kind in ("ADDED", "MODIFIED", "DELETED"):
             key = object_key(obj)
             with self._lock:

@@ -97,12 +97,13 @@ def opt_map(obj: RawObject, path: str) -> Mapping[str, Any]:
 
 
 def str_map(obj: RawObject, path: str) -> dict[str, str]:
-    """A map of strings (labels, annotations, ConfigMap data)."""
+    """A map of strings (labels, annotations, ConfigMap data): the object's own dict when it is
+    one (read-only, like the object; no copy for each of thousands of objects)."""
     value = opt_map(obj, path)
     if not all(type(item) is str for item in value.values()):
         key, item = next((k, v) for k, v in value.items() if not isinstance(v, str))
         raise Malformed(f"{path}.{key}: expected a string, got {_type(item)}")
-    return dict(value)
+    return value if type(value) is dict else dict(value)
 
 
 def str_list(obj: RawObject, path: str) -> tuple[str, ...]:
