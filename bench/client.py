@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench.cluster import Target
-from bench.proc import vm_hwm_mb
+from bench.proc import status_mb
 from bench.stats import percentile
 from tui.app import CalicoApp
 from tui.kube.resources import watch_specs
@@ -180,13 +180,13 @@ async def measure(kubeconfig: Path, nodes: int, rates: list[float], seconds: flo
             "spawn_to_watching_s": watching - spawned if watching else None,
             "spawn_to_render_s": rendered - spawned,
             "watches": len(specs),
-            "rss_after_render_mb": vm_hwm_mb(),
+            "rss_after_render_mb": status_mb("VmHWM"), "rss_now_after_render_mb": status_mb("VmRSS"),
         })
         result["churn"] = []
         for rate in rates:
             await asyncio.sleep(1.0)
             result["churn"].append(await churn_phase(app, target, rate, seconds))
-        result["rss_peak_mb"] = vm_hwm_mb()
+        result["rss_peak_mb"] = status_mb("VmHWM")
     return result
 
 

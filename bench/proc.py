@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 
-def vm_hwm_mb(pid: str | int = "self") -> float | None:
-    """Peak resident set size (VmHWM) of a process in MiB, from /proc."""
+def status_mb(field: str, pid: str | int = "self") -> float | None:
+    """A memory figure of /proc/<pid>/status in MiB: VmHWM (peak resident set), VmRSS (now)."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None

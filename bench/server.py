@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from bench.proc import vm_hwm_mb
+from bench.proc import status_mb
 from tui.sim.churn import Churn
 from tui.sim.simulator import Simulator
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.write_kubeconfig(args.kubeconfig)
     counts = {name: sim.store.count(key) for name, key in COUNTED.items()}
     print(json.dumps({"url": sim.url, "startup_s": time.perf_counter() - started, "objects": counts,
-                      "rss_mb": vm_hwm_mb()}), flush=True)
+                      "rss_mb": status_mb("VmHWM")}), flush=True)
     try:
         sys.stdin.read()
     finally:
