@@ -3,9 +3,9 @@ diffs and dry-run verdicts, and the journaled run with its live log, progress an
 figures.
 
 Workers do the engine's blocking work and post typed messages (tui.migration_messages); only the
-handlers here touch widgets. The runner runs on the app's event loop as an async worker of this
-screen, which the app installs once and keeps: `d` goes back to the dashboard and the run goes on.
-Nothing mutating runs without a confirmation that listed its verbs and objects.
+handlers here touch widgets. The runner runs on a loop of its own (tui.run_loop), awaited by an async
+worker of this screen, which the app installs once and keeps: `d` goes back to the dashboard and the
+run goes on. Nothing mutating runs without a confirmation that listed its verbs and objects.
 
 At 140×30 and larger every panel is visible; below that one panel fills the screen and 1–5 (or the
 tab strip) switch between them.
@@ -36,8 +36,8 @@ from tui.migration_messages import (Assessed, MigrationLoaded, PlanReady, RunEve
                                     RunnerReady)
 from tui.migration_session import MigrationSession, PendingMigration, Planned
 from tui.migration_state import RUNNING, WAITING, mutates, next_steps, step_actions, step_rows
-from tui.run_loop import RunLoop
 from tui.model.findings import Finding
+from tui.run_loop import RunLoop
 from widgets.diff_view import StepView, host_commands
 from widgets.findings_list import FindingsList
 from widgets.live_figures import LiveFigures
@@ -85,12 +85,10 @@ class MigrationScreen(Screen[None]):
 
     active: reactive[str] = reactive("params")
 
-    def __init__(self, session: MigrationSession, *, forced_read_only: bool = False,
-                 export_dir: Path | None = None) -> None:
+    def __init__(self, session: MigrationSession, *, forced_read_only: bool = False) -> None:
         super().__init__()
         self.session = session
         self.forced_read_only = forced_read_only
-        self.export_dir = export_dir
         self.assessed = None  # the latest inline validation (engine.Preparation)
         self.planned: Planned | None = None
         self.planned_request: MigrationRequest | None = None
@@ -588,7 +586,7 @@ class MigrationScreen(Screen[None]):
     def action_export(self) -> None:
         if self.plan is None:
             return
-        path = self.session.export(self.plan, self.export_dir or Path.cwd())
+        path = self.session.export(self.plan, Path.cwd())
         self.notify(f"Runbook written to {path}", timeout=6)
 
     def action_copy(self) -> None:

@@ -3,14 +3,16 @@ run its first step and see the new pool appear in the strip of live figures."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from test_e2e_tmux import SCRIPT, app_env, tmux  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 NEW_POOL = "ipv4-ippool-172-21-0-0-16"
+
+
+def line_of(screen: str, text: str) -> str:
+    return next((line for line in screen.splitlines() if text in line), "")
 
 
 def test_demo_migration_first_step_creates_the_pool(tmux, tmp_path):
@@ -25,9 +27,9 @@ def test_demo_migration_first_step_creates_the_pool(tmux, tmp_path):
     assert "running is disabled" in screen
     tmux.keys("1")  # back to the form: allow the seed's bare debug pod to go, and plan again
     tmux.wait_for(lambda s: "1 Parameters ─" in s, "the parameters")
-    for key in ("Tab", "Tab", "Tab", "Enter", "Up", "Enter"):  # target CIDR → … → bare pod loss: open, yes
-        tmux.keys(key)
-        time.sleep(0.4)  # a real terminal: the select's list must be open before the arrow arrives
+    tmux.keys("Tab", "Tab", "Tab", "Enter")  # target CIDR → workloads → node podCIDRs → bare pod loss: open
+    tmux.wait_for(lambda s: "▲" in line_of(s, "bare pod loss"), "the list of choices open")
+    tmux.keys("Up", "Enter")
     tmux.wait_for(lambda s: "bare pod loss   yes" in s, "bare pod loss allowed")
     tmux.keys("C-r")
     screen = tmux.wait_for(lambda s: "create-pool" in s and "◇ dry-run ok" in s, "the plan's steps")
@@ -40,6 +42,6 @@ def test_demo_migration_first_step_creates_the_pool(tmux, tmp_path):
     tmux.wait_for(lambda s: "create-pool done" in s and f"{NEW_POOL} 0 " in s, "the new pool in the strip")
     tmux.keys("3")
     screen = tmux.wait_for(lambda s: "3 Steps ─" in s, "the steps")
-    assert "✔ done" in next(line for line in screen.splitlines() if "create-pool" in line)
+    assert "✔ done" in line_of(screen, "create-pool")
     tmux.keys("q")
     assert tmux.exit_code() == 0

@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from tui.migrate.params import (DISABLE_ALLOCATION, DRAIN, ENCAP_MODES, KEEP, RECREATE_NODES, ROLLOUT,
                                 MigrationParams, MigrationRequest)
+from widgets.static_sync import set_content
 
 ROLL_CHOICES = {
     ROLLOUT: "restart each workload in turn; PodDisruptionBudget-guarded ones are evicted pod by pod",
@@ -184,7 +185,7 @@ class ParametersForm(VerticalScroll):
         for field in FIELDS:
             mine = notes.get(field.name, [])
             note = self.query_one(f"#note-{field.name}", Static)
-            note.update(note_text(mine) if mine else "")
+            set_content(note, note_text(mine) if mine else "")
             note.set_class(bool(mine), "-shown")
             self.widget(field.name).set_class(any(f.severity == "blocking" for f in mine), "-invalid")
 
