@@ -22,6 +22,7 @@ from bench.client import latencies
 from bench.report import markdown
 from bench.stats import exponent, percentile, summary
 from model_builders import blockaffinity, ipamblock, node, pod_owner, seed_raw, tunnel_owner
+from tui.kube.resources import AttributeStrings, PartSharing
 from tui.model.bgp import bgp_topology
 from tui.model.cluster import ParseMemo
 from tui.model.findings import cluster_findings
@@ -111,6 +112,34 @@ def _block_usage(sim) -> dict[str, int]:
     res = sim.api.registry.get("crd.projectcalico.org", "v1", "ipamblocks")
     return {b["metadata"]["name"]: len(b["spec"]["allocations"]) - len(b["spec"]["unallocated"])
             for b in sim.store.list(res.storage_key)}
+
+
+# --- compact cache objects --------------------------------------------------------------------------
+
+def test_equal_parts_of_pods_become_one_object_and_every_pod_stays_as_served():
+    share = PartSharing()
+    served = [{"metadata": {"name": f"calico-node-{i}", "labels": {"k8s-app": "calico-node"}},
+               "spec": {"nodeName": f"node{i}", "containers": [{"name": "calico-node", "env": [{"name": "A"}]}],
+                        "affinity": {"node": f"node{i}"}},
+               "status": {"phase": "Running"}} for i in range(10)]
+    pods = [share(copy.deepcopy(pod)) for pod in served]
+    assert pods == served
+    assert all(p["spec"]["containers"] is pods[0]["spec"]["containers"] for p in pods)
+    assert all(p["metadata"]["labels"] is pods[0]["metadata"]["labels"] for p in pods)
+    assert len({id(p["spec"]["affinity"]) for p in pods}) == 10  # different parts stay apart
+
+
+def test_node_and_namespace_names_in_block_attributes_are_one_string_each():
+    intern = AttributeStrings()
+    blocks = [json.loads(json.dumps(ipamblock(f"192.168.{i}.0/26", "node01", {
+        1: pod_owner("shop", f"pod-{i}", "node01"), 2: pod_owner("shop", f"pod-{i}b", "node02")})))
+        for i in range(3)]
+    served = copy.deepcopy(blocks)
+    blocks = [intern(b) for b in blocks]
+    assert blocks == served
+    nodes = [a["secondary"]["node"] for b in blocks for a in b["spec"]["attributes"]]
+    assert len({id(n) for n in nodes}) == 2 and len({id(a["secondary"]["namespace"]) for b in blocks
+                                                     for a in b["spec"]["attributes"]}) == 1
 
 
 # --- the incremental live view -----------------------------------------------------------------------
@@ -228,9 +257,18 @@ async def test_table_rows_given_again_are_skipped_and_columns_shrink_with_their_
         rows = {"a": ("a", "x" * 12), "b": ("b", "yy")}
         assert sync_rows(table, rows) == {"a", "b"}
         assert sync_rows(table, dict(rows)) == set()
+        await settle(app)
+        rendered: list[int] = []  # rows whose cells were rendered (not taken from a cache)
+        render_cell = table._render_cell
+        table._render_cell = lambda row, *a, **k: rendered.append(row) or render_cell(row, *a, **k)
+        assert [table.render_line(y).text.split()[:2] for y in (1, 2)] == [["a", "x" * 12], ["b", "yy"]]
+        rendered.clear()
         assert sync_rows(table, {**rows, "b": ("b", "zz")}) == {"b"}
         await settle(app)
         assert table.columns["value"].content_width == 12
+        # Same widths: only row b is drawn again; row a keeps its cached rendering.
+        assert [table.render_line(y).text.split()[:2] for y in (1, 2)] == [["a", "x" * 12], ["b", "zz"]]
+        assert set(rendered) == {1}  # row b is row index 1
         assert sync_rows(table, {"a": ("a", "short"), "b": ("b", "zz")}) == {"a"}
         await settle(app)
         assert table.columns["value"].content_width == 5

@@ -9,6 +9,7 @@ from weakref import WeakKeyDictionary
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 # Per table and column, how many cells have each width. Textual re-measures every cell of a column
 # when an updated cell is narrower than the column (O(rows) per update); knowing the widths lets a
@@ -56,6 +57,7 @@ def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> set[str
     The caller wraps calls in `app.batch_update()` and sorts afterwards when anything changed.
     """
     changed: set[str] = set()
+    repainted: set[str] = set()
     columns = list(table.columns)
     widths = _histograms(table)
     synced = _synced.get(table, {})
@@ -73,17 +75,60 @@ def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> set[str
                 _count(widths[column], cell_width(cell), +1)
             changed.add(key)
             continue
-        current = table.get_row(key)
-        for column, old, new in zip(columns, current, cells):
+        updates = []  # (column, new value, whether the column's widest width changes)
+        for column, old, new in zip(columns, table.get_row(key), cells):
             if old != new:
                 counts = widths[column]
                 widest = max(counts, default=0)
                 _count(counts, cell_width(old), -1)
                 _count(counts, cell_width(new), +1)
-                table.update_cell(key, column, new, update_width=max(counts, default=0) != widest)
-                changed.add(key)
+                updates.append((column, new, max(counts, default=0) != widest))
+        if updates:
+            changed.add(key)
+            if any(resize for _, _, resize in updates) or not _set_quietly(table, key, updates):
+                for column, new, resize in updates:
+                    table.update_cell(key, column, new, update_width=resize)
+                repainted.clear()  # the whole table is drawn again anyway
+            else:
+                repainted.add(key)
+    if repainted:
+        _forget_rows(table, repainted)
     _synced[table] = dict(rows)
     return changed
+
+
+# Textual's DataTable redraws every visible row after any update_cell (its render caches are keyed
+# by a table-wide update counter) and the terminal gets the whole table again. For a cell update that
+# leaves column widths alone, only that row's cached rendering is dropped and only that row repainted:
+# at thousands of rows under churn this is most of the dashboard's CPU and of the bytes sent over SSH.
+# It relies on the caches of the pinned Textual; without them it falls back to update_cell.
+_ROW_CACHES = ("_cell_render_cache", "_row_render_cache")  # keyed by (row key, ...)
+
+
+def _set_quietly(table: DataTable, key: str, updates: list[tuple[str, object, bool]]) -> bool:
+    data = getattr(table, "_data", None)
+    if not isinstance(data, dict) or not all(hasattr(table, name) for name in
+                                             (*_ROW_CACHES, "_row_renderable_cache", "_line_cache")):
+        return False
+    row = data[RowKey(key)]
+    for column, value, _ in updates:
+        row[ColumnKey(column)] = value
+    return True
+
+
+def _forget_rows(table: DataTable, keys: set[str]) -> None:
+    """Drop the cached rendering of these rows and repaint them (and nothing else)."""
+    row_keys = {RowKey(key) for key in keys}
+    for name in _ROW_CACHES:
+        cache = getattr(table, name)
+        for cached in [k for k in cache.keys() if k[0] in row_keys]:
+            cache.discard(cached)
+    indexes = [table.get_row_index(key) for key in row_keys]
+    for index in indexes:
+        table._row_renderable_cache.discard((table._update_count, index))
+    table._line_cache.clear()
+    for index in indexes:
+        table.refresh_row(index)
 
 
 def selected_key(table: DataTable) -> str | None:
