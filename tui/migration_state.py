@@ -29,7 +29,8 @@ ROLLED_BACK = "rolled back"
 GLYPHS = {PENDING: "○", DRY_RUN_OK: "◇", DRY_RUN_REJECTED: "⚠", RUNNING: "▶", WAITING: "◐", INTERRUPTED: "◑",
           DONE: "✔", FAILED: "✖", SKIPPED: "⊘", ROLLED_BACK: "↶"}
 
-# Every step the engine can run, in execution order; a plan holds those it needs.
+# Every step the engine can run (its executor table); a plan holds those it needs, in its own order,
+# and the others are shown as skipped where this order puts them.
 ALL_STEPS = tuple(EXECUTORS)
 
 JOURNAL_WORDS = {"done": DONE, "failed": FAILED, "rolled-back": ROLLED_BACK}
