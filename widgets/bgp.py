@@ -100,7 +100,8 @@ class BgpPane(Pane):
     BgpPane #sessions-table { width: 1fr; height: 1fr; }
     """
 
-    _tables_from: tuple = ()  # the view parts the tables were last filled from
+    _shown_from: tuple = ()  # the view parts the pane last showed
+    _shown_findings: list | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
@@ -111,14 +112,17 @@ class BgpPane(Pane):
 
     def show_view(self, view) -> None:
         self.show_health(view.pane_health(self.RESOURCES))
+        inputs = (view.cluster.bgp, view.cluster.peers, view.cluster.nodes, view.expected_peers, view.sessions,
+                  view.rr_clusters)
+        findings = [f for f in view.findings if f.id.startswith("bgp.")]
+        if (len(inputs) == len(self._shown_from) and all(a is b for a, b in zip(inputs, self._shown_from))
+                and findings == self._shown_findings):
+            return  # IPAM churn: the live view reuses its BGP parts, and a row per node costs at 5,000
+        self._shown_from, self._shown_findings = inputs, findings
         summary = bgp_summary(view)
         widget = self.query_one("#bgp-summary", Static)
         if str(widget.content) != summary:
             widget.update(summary)
-        inputs = (view.cluster.peers, view.cluster.nodes, view.expected_peers, view.sessions)
-        if len(inputs) == len(self._tables_from) and all(a is b for a, b in zip(inputs, self._tables_from)):
-            return  # IPAM churn: the live view reuses the BGP views, and a row per node costs at 5,000
-        self._tables_from = inputs
         sync_rows(self.query_one("#peers-table", DataTable), peer_rows(view))
         sessions = self.query_one("#sessions-table", DataTable)
         if sync_rows(sessions, session_rows(view)):

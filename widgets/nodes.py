@@ -132,7 +132,7 @@ def node_rows(view, matcher: NodeMatcher, memo: RowMemo | None = None
     and `sync_rows` skips it by identity."""
     cluster = view.cluster
     cluster_cidrs = tuple(c for kcm in cluster.controller_managers for c in kcm.cluster_cidrs)
-    context = (cluster.bgp, cluster_cidrs)  # what a row depends on besides its NodeUsage
+    bgp, managers = cluster.bgp, cluster.controller_managers  # what a row depends on besides its NodeUsage
     rows: dict[str, tuple] = {}
     sort_values: dict[str, dict[str, object]] = {}
     for usage in view.nodes:
@@ -140,8 +140,8 @@ def node_rows(view, matcher: NodeMatcher, memo: RowMemo | None = None
         if not matcher(usage.name, node.labels if node else {}):
             continue
         hit = memo.get(usage.name) if memo is not None else None
-        if hit is None or hit[0] is not usage or hit[1] != context:
-            hit = (usage, context, *node_row(usage, cluster, cluster_cidrs))
+        if hit is None or hit[0] is not usage or hit[1][0] is not bgp or hit[1][1] is not managers:
+            hit = (usage, (bgp, managers), *node_row(usage, cluster, cluster_cidrs))
             if memo is not None:
                 memo[usage.name] = hit
         rows[usage.name], sort_values[usage.name] = hit[2], hit[3]

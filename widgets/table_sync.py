@@ -8,6 +8,7 @@ from weakref import WeakKeyDictionary
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -19,9 +20,29 @@ _widths: WeakKeyDictionary[DataTable, dict[object, Counter[int]]] = WeakKeyDicti
 _synced: WeakKeyDictionary[DataTable, dict[str, Sequence[object]]] = WeakKeyDictionary()
 
 
+class KeyedTable(DataTable):
+    """A DataTable that never shows a row drawn for column widths it no longer has.
+
+    Textual caches rendered cells and rows by its update counter, not by column width, and measures
+    widths only when idle: a frame drawn between `update_cell` and that measurement stays cached
+    with the old widths (a column cut short, or one left too wide, until the next update). A width
+    change found when idle therefore starts a new cache generation.
+    """
+
+    _drawn_widths: tuple[int, ...] = ()
+
+    def _update_dimensions(self, new_rows) -> None:
+        super()._update_dimensions(new_rows)
+        widths = tuple(column.content_width for column in self.columns.values())
+        if widths != self._drawn_widths:
+            self._drawn_widths = widths
+            self._update_count += 1
+            self.refresh()
+
+
 def keyed_table(table_id: str, columns: Sequence[str]) -> DataTable:
     """A row-cursor table whose column keys are the column titles (what `sync_rows` fills)."""
-    table = DataTable(cursor_type="row", zebra_stripes=True, id=table_id)
+    table = KeyedTable(cursor_type="row", zebra_stripes=True, id=table_id)
     for column in columns:
         table.add_column(column, key=column)
     return table
@@ -127,8 +148,16 @@ def _forget_rows(table: DataTable, keys: set[str]) -> None:
     for index in indexes:
         table._row_renderable_cache.discard((table._update_count, index))
     table._line_cache.clear()
+    if any(table.rows[key].height != 1 for key in row_keys):
+        table.refresh()
+        return
+    # DataTable.refresh_row sums the heights of every row above (O(rows) per call); ours are one
+    # line high, so a row's line is its index below the header.
+    header = table.header_height if table.show_header else 0
     for index in indexes:
-        table.refresh_row(index)
+        region = Region(0, header + index, table.virtual_size.width, 1)
+        if table.window_region.overlaps(region):
+            table.refresh(region.translate(-table.scroll_offset))
 
 
 def selected_key(table: DataTable) -> str | None:

@@ -159,16 +159,15 @@ def ipam_findings(cluster: Cluster, pools: tuple[PoolUsage, ...] | None = None,
                 "calico-kube-controllers cleans this up once the node's addresses are released "
                 "(ENABLED_CONTROLLERS must include node)",
                 f"node/{usage.name}"))
-        for tunnel in usage.tunnels:
-            if not tunnel.in_enabled_pool:
-                where = f"disabled pool {tunnel.pool.name}" if tunnel.pool else "no pool"
-                out.append(Finding(
-                    "ipam.tunnel-address-outside-enabled-pool", "warning",
-                    f"{usage.name}'s {tunnel.kind} tunnel address {tunnel.address} is in {where}",
-                    (f"annotation for {tunnel.kind}: {tunnel.address}",),
-                    "calico-node moves the tunnel address to an enabled pool with the same encapsulation; "
-                    "if none exists the tunnel address is removed",
-                    f"node/{usage.name}"))
+        for tunnel in usage.tunnels_outside_enabled_pools:
+            where = f"disabled pool {tunnel.pool.name}" if tunnel.pool else "no pool"
+            out.append(Finding(
+                "ipam.tunnel-address-outside-enabled-pool", "warning",
+                f"{usage.name}'s {tunnel.kind} tunnel address {tunnel.address} is in {where}",
+                (f"annotation for {tunnel.kind}: {tunnel.address}",),
+                "calico-node moves the tunnel address to an enabled pool with the same encapsulation; "
+                "if none exists the tunnel address is removed",
+                f"node/{usage.name}"))
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from tui.model.calico import Allocation, IPAMBlock, IPPool
@@ -156,6 +157,11 @@ class NodeUsage:
     @property
     def in_use(self) -> int:
         return sum(self.allocations_by_pool.values())
+
+    @cached_property
+    def tunnels_outside_enabled_pools(self) -> tuple[TunnelAddress, ...]:
+        """Computed once per NodeUsage; the live view keeps the object of an unchanged node."""
+        return tuple(t for t in self.tunnels if not t.in_enabled_pool)
 
 
 def node_usage(cluster: Cluster, memo: ParseMemo | None = None) -> tuple[NodeUsage, ...]:
