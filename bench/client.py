@@ -153,6 +153,7 @@ async def churn_phase(app: BenchApp, target: Target, rate: float, seconds: float
             "p50_ms": _ms(percentile(delays, 50)), "p99_ms": _ms(percentile(delays, 99)),
             "max_ms": _ms(max(delays, default=None)), "not_shown": missing,
             "drain_s": drain, "lag_slope": slope,
+            "rss_now_mb": status_mb("VmRSS"), "rss_peak_mb": status_mb("VmHWM"),
             "keeps_up": missing == 0 and slope is not None and slope < MAX_LAG_SLOPE}
 
 

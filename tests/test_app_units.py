@@ -17,8 +17,9 @@ from tui.model.cluster import ParseMemo, build_cluster
 from tui.sim.selectors import SelectorError
 from tui.terminal import apply_color_system, no_color, terminal_alive
 from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, describe, duration, worst
-from widgets.nodes import node_matcher
-from widgets.table_sync import selected_key, sync_rows
+from tui.session import LiveView
+from widgets.nodes import NodeRows, node_matcher
+from widgets.table_sync import keyed_table, selected_key, sync_rows
 from widgets.usage import bar, usage_cell
 
 
@@ -113,10 +114,7 @@ def test_node_filter_by_name_and_label_selector():
 
 class TableApp(App):
     def compose(self) -> ComposeResult:
-        table = DataTable()
-        table.add_column("name", key="name")
-        table.add_column("value", key="value")
-        yield table
+        yield keyed_table("t", ("name", "value"))
 
 
 async def test_sync_rows_touches_only_what_changed():
@@ -140,6 +138,52 @@ async def test_sync_rows_touches_only_what_changed():
         assert sync_rows(table, {"a": ("a", "a much wider value"), "c": ("c", "3")})
         await measured()
         assert table.columns["value"].content_width == len("a much wider value")
+
+
+async def test_sync_rows_with_only_looks_at_the_named_keys():
+    app = TableApp()
+    async with app.run_test():
+        table = app.query_one(DataTable)
+        sync_rows(table, {"a": ("a", "1"), "b": ("b", "2"), "c": ("c", "3")})
+        rows = {"a": ("a", "1"), "b": ("b", "20"), "c": ("c", "30"), "d": ("d", "4")}
+        assert sync_rows(table, rows, only={"b", "d"}) == {"b", "d"}
+        assert table.get_cell("c", "value") == "3"  # not named: left alone
+        assert table.get_cell("b", "value") == "20" and "d" in table.rows
+        del rows["a"]
+        assert sync_rows(table, rows, only={"a"}) == {"a"}
+        assert "a" not in table.rows and table.row_count == 3
+
+
+async def test_a_frame_drawn_before_columns_are_measured_is_not_kept():
+    """Textual measures widths when idle; a row rendered in between must not stay cut short."""
+    app = TableApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(DataTable)
+        sync_rows(table, {"a": ("a", "1")})
+        await pilot.pause()
+        wide = "a much wider value"
+        sync_rows(table, {"a": ("a", wide)})
+        table.render_line(1)  # drawn with the old column width, and cached
+        while table._updated_cells or table._require_update_dimensions:
+            await pilot.pause(0.01)
+        assert wide in table.render_line(1).text
+
+
+def test_node_rows_look_only_at_nodes_whose_usage_changed():
+    raw = seed_raw()
+    memo = ParseMemo()
+    rows = NodeRows()
+    everyone = node_matcher("")
+    assert rows.update(LiveView.build(raw, {}, 0.0, memo=memo), everyone)[0] is None
+    assert rows.update(LiveView.build(raw, {}, 0.0, memo=memo), everyone)[0] == set()
+    block = copy.deepcopy(raw["ipamblocks"][4])
+    block["metadata"]["resourceVersion"] += "0"
+    raw["ipamblocks"][4] = block
+    touched, before = rows.update(LiveView.build(raw, {}, 0.0, memo=memo), everyone)
+    assert touched == {block["spec"]["affinity"].removeprefix("host:")} == set(before)
+    assert len(rows.rows) == 10
+    assert rows.update(LiveView.build(raw, {}, 0.0, memo=memo), node_matcher("node0"))[0] is None
+    assert sorted(rows.rows) == [f"node0{i}" for i in range(1, 10)]
 
 
 def test_a_parse_memo_rebuilds_only_changed_objects():

@@ -22,7 +22,8 @@ from bench.client import latencies
 from bench.report import markdown
 from bench.stats import exponent, percentile, summary
 from model_builders import blockaffinity, ipamblock, node, pod_owner, seed_raw, tunnel_owner
-from tui.kube.resources import AttributeStrings, PartSharing
+from tui.kube.resources import LeanBlocks, PartSharing, is_lean
+from tui.model.calico import parse_ipamblock
 from tui.model.bgp import bgp_topology
 from tui.model.cluster import ParseMemo
 from tui.model.findings import cluster_findings
@@ -129,17 +130,19 @@ def test_equal_parts_of_pods_become_one_object_and_every_pod_stays_as_served():
     assert len({id(p["spec"]["affinity"]) for p in pods}) == 10  # different parts stay apart
 
 
-def test_node_and_namespace_names_in_block_attributes_are_one_string_each():
-    intern = AttributeStrings()
-    blocks = [json.loads(json.dumps(ipamblock(f"192.168.{i}.0/26", "node01", {
-        1: pod_owner("shop", f"pod-{i}", "node01"), 2: pod_owner("shop", f"pod-{i}b", "node02")})))
-        for i in range(3)]
-    served = copy.deepcopy(blocks)
-    blocks = [intern(b) for b in blocks]
-    assert blocks == served
-    nodes = [a["secondary"]["node"] for b in blocks for a in b["spec"]["attributes"]]
-    assert len({id(n) for n in nodes}) == 2 and len({id(a["secondary"]["namespace"]) for b in blocks
-                                                     for a in b["spec"]["attributes"]}) == 1
+def test_lean_blocks_parse_as_served_with_one_string_per_node_and_namespace():
+    lean = LeanBlocks()
+    served = [json.loads(json.dumps(ipamblock(f"192.168.{i}.0/26", "node01", {
+        0: tunnel_owner("node01"), 1: pod_owner("shop", f"pod-{i}", "node01"),
+        2: pod_owner("shop", f"pod-{i}b", "node02")}))) for i in range(3)]
+    blocks = [lean(copy.deepcopy(b)) for b in served]
+    assert [parse_ipamblock(b) for b in blocks] == [parse_ipamblock(b) for b in served]
+    assert all(is_lean("ipamblocks", b) for b in blocks) and not is_lean("ipamblocks", served[0])
+    owners = [a for b in blocks for a in b["spec"]["attributes"]]
+    assert len({id(o[1]) for o in owners}) == 2 and len({id(o[2]) for o in owners if o[2]}) == 1
+    broken = copy.deepcopy(served[0])
+    broken["spec"]["attributes"][1]["secondary"]["pod"] = 7
+    assert lean(copy.deepcopy(broken)) == broken  # kept as served: the parser names the fault
 
 
 # --- the incremental live view -----------------------------------------------------------------------

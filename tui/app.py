@@ -8,6 +8,7 @@ closed when the app unmounts, which removes the CalicoNodeStatus objects it crea
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 import time
@@ -26,6 +27,7 @@ from tui import keys
 from tui.messages import ClusterUpdated, Connected, NodeStatusesChanged
 from tui.session import LiveView, Session, failure_summary
 from tui.terminal import terminal_alive
+from widgets.freshness import LIVE
 
 TERMINAL_CHECK_SECONDS = 2.0
 EXIT_TERMINAL_GONE = 129  # 128 + SIGHUP, what a shell reports for a hung-up job
@@ -75,6 +77,7 @@ class CalicoApp(App[int]):
         self.clock = clock
         self.watch_terminal = watch_terminal
         self.view: LiveView | None = None
+        self._frozen = False  # the first complete dashboard was exempted from the cyclic GC
         self.theme = "ansi-dark" if ansi else "textual-dark"
 
     # -- start-up and connection ------------------------------------------------------------------
@@ -122,6 +125,11 @@ class CalicoApp(App[int]):
                 update = getattr(screen, "show_view", None)
                 if update is not None:
                     update(message.view)
+        if not self._frozen and all(h.state == LIVE for h in message.view.health.values()):
+            # The session froze the model once everything was listed (tui.heap); the tables filled
+            # from it since, a cell per node and column, are as long-lived.
+            self._frozen = True
+            self.call_after_refresh(gc.freeze)
 
     @on(NodeStatusesChanged)
     def _node_statuses_changed(self, message: NodeStatusesChanged) -> None:

@@ -7,7 +7,6 @@ only diffs rows.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from tui import audit
 from tui.kube.cache import ChangeSet, ClusterCache
 from tui.kube.detect import ClusterInfo, detect
 from tui.kube.rbac import Capabilities
+from tui.heap import Heap
 from tui.kube.reflector import Health
 from tui.model.bgp import BgpTopology, bgp_topology
 from tui.model.bgp import Session as BgpSession
@@ -178,6 +178,7 @@ class Session:
         self.cache = None
         self.opened: Opened | None = None
         self._created_statuses: set[str] = set()
+        self.heap = Heap()  # collector policy once the cluster is listed (tui.heap)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -213,23 +214,25 @@ class Session:
     def subscribe(self, deliver: Callable[[LiveView], None]) -> None:
         """Call `deliver` with a built LiveView for every coalesced change set (cache thread)."""
         memo = ParseMemo()
-        frozen = False
 
         def on_change(change: ChangeSet) -> None:
-            nonlocal frozen
             health = {name: pane_health(h) for name, h in change.health.items()}
             view = LiveView.build(change.raw, health, self.clock(), change.resources_changed, memo)
-            if not frozen and all(h.state == LIVE for h in health.values()):
-                # Everything is listed and parsed: millions of long-lived objects. Exempt them from
-                # the cyclic GC, whose full passes would otherwise walk them all (a second or more
-                # at 5,000 nodes) again and again; they are freed by reference counting as usual.
-                gc.freeze()
-                frozen = True
+            if all(h.state == LIVE for h in health.values()):
+                self.heap.settle()  # everything is listed and parsed: long-lived from here on
             deliver(view)
+            self.heap.tick()
 
         with self._lock:
             if self.cache is not None:
                 self.cache.subscribe(on_change, max_rate_hz=REFRESH_HZ)
+
+    def fetch(self, kind: str, name: str) -> dict:
+        """One object whole, from the API: the cache keeps IPAM blocks reduced (LeanBlocks)."""
+        cache, conn = self.cache, self.conn
+        if cache is None or conn is None:
+            raise SessionClosed("not connected")
+        return conn.get(f"{cache.spec(kind).path}/{name}")
 
     def relist(self) -> None:
         """List everything again (nothing to do before the first connection succeeded)."""
@@ -287,6 +290,7 @@ class Session:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        self.heap.release()
 
 
 class SessionClosed(Exception):

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 
 from widgets.header import finding_line
 from widgets.pane import Pane
-from widgets.table_sync import keyed_table, selected_key, sync_rows
+from widgets.table_sync import RowMemo, keyed_table, selected_key, sync_rows
 
 PEER_COLUMNS = ("name", "scope", "local side", "peer", "AS")
 SESSION_COLUMNS = ("node", "role", "expected", "observed (CalicoNodeStatus)")
@@ -80,12 +80,19 @@ def observed_cell(node, expected: int, sessions) -> Text:
     return Text(f"✖ {up}/{expected} Established", style="bold red")
 
 
-def session_rows(view) -> dict[str, tuple]:
+def session_row(node, expected: int, sessions) -> tuple:
+    return node.name, role(node), str(expected), observed_cell(node, expected, sessions)
+
+
+def session_rows(view, memo: RowMemo) -> dict[str, tuple]:
+    """A row per node; a node whose Node, expected count and sessions are the objects of last time
+    keeps its row (a CalicoNodeStatus update re-formats that node only, not all 5,000)."""
     rows = {}
+    expected_peers, sessions = view.expected_peers, view.sessions
     for node in view.cluster.nodes:
-        expected = view.expected_peers.get(node.name, 0)
-        rows[node.name] = (node.name, role(node), str(expected),
-                           observed_cell(node, expected, view.sessions.get(node.name, ())))
+        inputs = (node, expected_peers.get(node.name, 0), sessions.get(node.name, ()))
+        rows[node.name] = memo.get(node.name, inputs, lambda: session_row(node, *inputs[1:]))
+    memo.keep_only(rows)
     return rows
 
 
@@ -102,6 +109,10 @@ class BgpPane(Pane):
 
     _shown_from: tuple = ()  # the view parts the pane last showed
     _shown_findings: list | None = None
+
+    def __init__(self, clock, **kwargs) -> None:
+        super().__init__(clock, **kwargs)
+        self._session_rows = RowMemo()
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
@@ -125,7 +136,7 @@ class BgpPane(Pane):
             widget.update(summary)
         sync_rows(self.query_one("#peers-table", DataTable), peer_rows(view))
         sessions = self.query_one("#sessions-table", DataTable)
-        if sync_rows(sessions, session_rows(view)):
+        if sync_rows(sessions, session_rows(view, self._session_rows)):
             sessions.sort("node")
 
     def selected_object(self) -> tuple[str, str] | None:

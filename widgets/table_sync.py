@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TypeVar
 from weakref import WeakKeyDictionary
 
 from rich.cells import cell_len
@@ -11,6 +12,8 @@ from rich.text import Text
 from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
+
+T = TypeVar("T")
 
 # Per table and column, how many cells have each width. Textual re-measures every cell of a column
 # when an updated cell is narrower than the column (O(rows) per update); knowing the widths lets a
@@ -69,27 +72,39 @@ def _count(counts: Counter[int], width: int, delta: int) -> None:
         del counts[width]
 
 
-def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> set[str]:
+def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]], only: Collection[str] | None = None
+              ) -> set[str]:
     """Make `table` hold exactly `rows` (row key → cells in column order); returns the keys of the
     rows added, changed or removed (empty, hence false, when nothing changed).
 
     A row whose cells are the very tuple given last time is skipped without comparing cells, so a
     caller that reuses the tuples of unchanged rows pays O(changed rows) at thousands of rows.
+    `only`, when the caller knows it, names the only keys that may differ from the last sync (a key
+    in it but not in `rows` is removed); the rest of the table is then not even scanned.
     The caller wraps calls in `app.batch_update()` and sorts afterwards when anything changed.
     """
     changed: set[str] = set()
     repainted: set[str] = set()
     columns = list(table.columns)
     widths = _histograms(table)
-    synced = _synced.get(table, {})
-    for key in [k.value for k in table.rows if k.value not in rows]:
+    synced = _synced.setdefault(table, {})
+    if only is None:
+        gone = [k.value for k in table.rows if k.value not in rows]
+        candidates: Iterable[str] = rows
+    else:
+        gone = [key for key in only if key not in rows and key in table.rows]
+        candidates = [key for key in only if key in rows]
+    for key in gone:
         for column, cell in zip(columns, table.get_row(key)):
             _count(widths[column], cell_width(cell), -1)
         table.remove_row(key)
+        synced.pop(key, None)
         changed.add(key)
-    for key, cells in rows.items():
+    for key in candidates:
+        cells = rows[key]
         if type(cells) is tuple and synced.get(key) is cells and key in table.rows:
             continue
+        synced[key] = cells
         if key not in table.rows:
             table.add_row(*cells, key=key)
             for column, cell in zip(columns, cells):
@@ -114,8 +129,28 @@ def sync_rows(table: DataTable, rows: Mapping[str, Sequence[object]]) -> set[str
                 repainted.add(key)
     if repainted:
         _forget_rows(table, repainted)
-    _synced[table] = dict(rows)
     return changed
+
+
+class RowMemo:
+    """Rows rebuilt only when one of their inputs is a different object. The live view keeps the
+    objects of whatever did not change, so an unchanged row keeps its very tuple and `sync_rows`
+    skips it by identity."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[tuple, object]] = {}
+
+    def get(self, key: str, inputs: tuple, build: Callable[[], T]) -> T:
+        hit = self._rows.get(key)
+        if hit is None or len(hit[0]) != len(inputs) or any(a is not b for a, b in zip(hit[0], inputs)):
+            hit = (inputs, build())
+            self._rows[key] = hit
+        return hit[1]
+
+    def keep_only(self, keys: Collection[str]) -> None:
+        """Forget rows of keys long gone, once they outnumber the live ones."""
+        if len(self._rows) > 2 * len(keys):
+            self._rows = {key: self._rows[key] for key in keys if key in self._rows}
 
 
 # Textual's DataTable redraws every visible row after any update_cell (its render caches are keyed

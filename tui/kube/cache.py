@@ -164,6 +164,10 @@ class ClusterCache:
         for reflector in self._reflectors:
             reflector.request_relist()
 
+    def spec(self, key: str) -> WatchSpec:
+        """Where the collection stored under `key` is listed from (its first watch)."""
+        return self._by_key[key][0].spec
+
     def snapshot(self) -> RawCluster:
         """The current objects. A key's list is the same object as in the previous snapshot until
         one of its collections changes, so consumers can reuse whatever they derived from it."""

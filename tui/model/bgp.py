@@ -92,6 +92,10 @@ class BgpTopology:
         # (local node or None for global, peer ip, port) -> (remote, source BGPPeer name); first wins.
         self.peerings: dict[tuple[str | None, Address, int | None], tuple[_Remote, str]] = {}
         self._peer_counts: dict[str, int] = {}
+        # Per node, kept across with_statuses copies: a route reflector's list is its thousands of
+        # clients, asked for again by every CalicoNodeStatus update.
+        self._expected: dict[tuple[str, bool], tuple[ExpectedPeer, ...]] = {}
+        self._sessions: dict[str, tuple[Session, ...]] = {}  # per node, for this copy's statuses
         self._compute_peerings()
 
     # -- BGPPeer resolution ----------------------------------------------------------------------
@@ -197,10 +201,17 @@ class BgpTopology:
         copy = object.__new__(BgpTopology)
         copy.__dict__.update(self.__dict__)
         copy.cluster = cluster
+        copy._sessions = {}
         return copy
 
     def expected_peers(self, node_name: str, mesh: bool = True) -> tuple[ExpectedPeer, ...]:
         """The node's IPv4 sessions as confd configures them; `mesh=False` leaves out full-mesh ones."""
+        peers = self._expected.get((node_name, mesh))
+        if peers is None:
+            peers = self._expected[node_name, mesh] = self._expected_peers(node_name, mesh)
+        return peers
+
+    def _expected_peers(self, node_name: str, mesh: bool) -> tuple[ExpectedPeer, ...]:
         node = self.speakers.get(node_name)
         if node is None:
             return ()
@@ -232,6 +243,12 @@ class BgpTopology:
 
     def sessions(self, node_name: str) -> tuple[Session, ...]:
         """Expected sessions merged with the node's CalicoNodeStatus, then reported-only ones."""
+        sessions = self._sessions.get(node_name)
+        if sessions is None:
+            sessions = self._sessions[node_name] = self._merged_sessions(node_name)
+        return sessions
+
+    def _merged_sessions(self, node_name: str) -> tuple[Session, ...]:
         known = self.status_known(node_name)
         observed = {(p.peer_ip, p.type): p for p in self.cluster.node_status(node_name).peers} if known else {}
         out = []

@@ -21,10 +21,12 @@ from tui.model.raw import (
     objects,
     opt_bool,
     opt_int,
+    opt_list,
     opt_map,
     opt_str,
     read_meta,
     req_str,
+    require_object,
     selector_field,
     str_list,
 )
@@ -224,7 +226,21 @@ def _allocation_kind(owner: dict[str, str]) -> str:
     return "other"
 
 
+Owner = tuple[str | None, str | None, str | None, str | None, str]  # handle, node, namespace, pod, kind
+
+
+def attribute_owner(index: int, attr: Any) -> Owner:
+    """Who holds the addresses pointing at `spec.attributes[index]`; Malformed says what is wrong."""
+    owner = opt_map(require_object(f"spec.attributes[{index}]", attr), "secondary")
+    if not all(type(v) is str for v in owner.values()):
+        raise Malformed(f"spec.attributes[{index}].secondary: values must be strings")
+    return opt_str(attr, "handle_id"), owner.get("node"), owner.get("namespace"), owner.get("pod"), \
+        _allocation_kind(owner)
+
+
 def parse_ipamblock(obj: RawObject) -> IPAMBlock:
+    """A block as served, or as the live cache keeps it (tui.kube.resources.LeanBlocks: each
+    attribute already reduced to its owner tuple)."""
     meta = read_meta(obj)
     cidr = checked("spec.cidr", parse_cidr, req_str(obj, "spec.cidr"))
     capacity = address_count(cidr)
@@ -232,13 +248,8 @@ def parse_ipamblock(obj: RawObject) -> IPAMBlock:
     if not isinstance(slots, list) or len(slots) != capacity:
         got = f"{len(slots)} entries" if isinstance(slots, list) else "no list"
         raise Malformed(f"spec.allocations: block {cidr} needs {capacity} entries, got {got}")
-    owners = []
-    for index, attr in enumerate(objects(obj, "spec.attributes")):
-        owner = opt_map(attr, "secondary")
-        if not all(type(v) is str for v in owner.values()):
-            raise Malformed(f"spec.attributes[{index}].secondary: values must be strings")
-        owners.append((opt_str(attr, "handle_id"), owner.get("node"), owner.get("namespace"), owner.get("pod"),
-                       _allocation_kind(owner)))
+    owners = [attr if type(attr) is tuple else attribute_owner(index, attr)
+              for index, attr in enumerate(opt_list(obj, "spec.attributes"))]
     unallocated = lookup(obj, "spec.unallocated")
     if unallocated is None:
         unallocated = []

@@ -118,9 +118,14 @@ def objects(obj: RawObject, path: str) -> list[Mapping[str, Any]]:
     """A list whose items must all be objects."""
     items = opt_list(obj, path)
     for index, item in enumerate(items):
-        if type(item) is not dict and not isinstance(item, Mapping):
-            raise Malformed(f"{path}[{index}]: expected an object, got {_type(item)}")
+        require_object(f"{path}[{index}]", item)
     return items
+
+
+def require_object(path: str, item: Any) -> Mapping[str, Any]:
+    if type(item) is not dict and not isinstance(item, Mapping):
+        raise Malformed(f"{path}: expected an object, got {_type(item)}")
+    return item
 
 
 def checked(path: str, parse: Any, value: Any) -> Any:
