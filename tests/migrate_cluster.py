@@ -13,7 +13,7 @@ from tui.kube.connection import connect
 from tui.migrate.rest import CONFIGMAPS, DAEMONSETS, IPAMBLOCKS_V1, IPPOOLS_V1, LEASES, NODES, PODS, ApiStatusError, Rest
 from tui.model.config import parse_controller_manager
 from tui.model.node import parse_node
-from tui.sim.disruption import pod_healthy
+from tui.model.disruption import pod_healthy
 from tui.sim.simulator import Simulator
 
 OLD, NEW = "192.168.0.0/16", "172.21.0.0/16"

@@ -6,6 +6,7 @@ import copy
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
@@ -14,7 +15,7 @@ from textual.widgets import DataTable
 from model_builders import seed_raw
 from tui import keys
 from tui.model.cluster import ParseMemo, build_cluster
-from tui.sim.selectors import SelectorError
+from tui.model.k8s_selectors import SelectorError
 from tui.terminal import apply_color_system, no_color, terminal_alive
 from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, describe, duration, worst
 from tui.session import LiveView
@@ -210,3 +211,9 @@ def test_the_command_line_does_not_import_textual_before_the_colour_choice():
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_migration_guide_lists_every_key_of_the_screen():
+    guide = (Path(__file__).parent.parent / "docs" / "MIGRATION.md").read_text()
+    missing = [c.id for c in keys.commands(keys.MIGRATION) if f"| `{keys.key_label(c)}` | {c.title} |" not in guide]
+    assert not missing, f"docs/MIGRATION.md lacks these migration-screen keys: {missing}"

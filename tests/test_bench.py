@@ -47,7 +47,10 @@ def test_quick_run_writes_well_formed_results(tmp_path):
     [variant] = results["variants"]
     assert variant["nodes"] == 100 and variant["server"]["objects"]["nodes"] == 100
     [run] = variant["runs"]
-    assert 0 < run["open_to_listed_s"] <= run["open_to_watching_s"] <= run["open_to_render_s"]
+    # Listed, watching, rendered follow each other within milliseconds; the marks come from different
+    # threads and processes, so their order is only checked to a tenth of a second.
+    listed, watching, rendered = run["open_to_listed_s"], run["open_to_watching_s"], run["open_to_render_s"]
+    assert 0 < listed <= watching + 0.1 and watching <= rendered + 0.1
     assert run["spawn_to_watching_s"] > run["open_to_watching_s"]
     assert run["floor"]["seconds"] > 0 and run["floor"]["objects"] > 300
     assert run["rss_peak_mb"] >= run["rss_after_render_mb"] > 20

@@ -11,7 +11,7 @@ from cluster_fixtures import finish, start_scenario
 from tui.sim.controllers import ipam_blocks as ib
 from tui.sim.scenario import ScenarioError, builtin_scenarios, load_scenario, scenario_document
 from tui.sim.simulator import Simulator
-from tui.sim.static_pods import get_flag
+from tui.model.static_pods import get_flag
 
 SNAPSHOT_KINDS = ("namespaces", "nodes", "pods", "configmaps", "deployments", "replicasets", "statefulsets",
                   "daemonsets", "poddisruptionbudgets", "ippools", "ipamblocks", "blockaffinities", "ipamhandles",

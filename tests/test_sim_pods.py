@@ -9,7 +9,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.conftest import http
-from tui.sim.disruption import budget, expected_pods
+from tui.model.disruption import budget, expected_pods
 
 
 def running_pod(name: str, labels: dict, node: str = "worker-1") -> dict:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.sim.selectors import (
+from tui.model.k8s_selectors import (
     SelectorError,
     field_value,
     parse_field_selector,

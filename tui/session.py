@@ -21,7 +21,7 @@ from tui.kube.reflector import Health
 from tui.model.bgp import BgpTopology, bgp_topology
 from tui.model.bgp import Session as BgpSession
 from tui.model.cluster import Cluster, ParseMemo, build_cluster
-from tui.model.findings import Finding, bgp_findings, bgp_in_use, cluster_findings
+from tui.model.findings import Finding, bgp_config_findings, bgp_in_use, bgp_session_findings, cluster_findings
 from tui.model.raw import RawCluster
 from tui.model.usage import NodeUsage, PoolUsage, node_usage, pool_usage
 from widgets.freshness import FAILED, LIVE, LOADING, RECONNECTING, PaneHealth, worst
@@ -77,8 +77,8 @@ class LiveView:
         def derive(compute, *inputs):
             return compute(*inputs) if memo is None else memo.derived(compute, *inputs)
 
-        shape, expected, rr_clusters = derive(bgp_shape, cluster.nodes, cluster.peers, cluster.bgp)
-        topology, sessions, bgp = derive(bgp_state, shape, cluster.node_statuses, bgp_in_use(cluster))
+        shape, expected, rr_clusters, configured = derive(bgp_shape, cluster.nodes, cluster.peers, cluster.bgp)
+        topology, sessions, bgp = derive(bgp_state, shape, configured, cluster.node_statuses, bgp_in_use(cluster))
         pools, nodes = pool_usage(cluster, memo), node_usage(cluster, memo)
         findings = cluster_findings(cluster, topology, pools, nodes, bgp)
         if memo is not None:
@@ -96,17 +96,17 @@ class LiveView:
 
 
 def bgp_shape(nodes, peers, bgp):
-    """The configured BGP topology, each node's expected session count and the route-reflector
-    clusters: they depend on nodes, BGPPeers and BGPConfiguration only, so IPAM churn and status
-    updates (the busy cases at scale) reuse them as they are. Built on a cluster of just these parts,
-    the topology keeps no old blocks alive."""
+    """The configured BGP topology, each node's expected session count, the route-reflector
+    clusters and the findings of the configuration: they depend on nodes, BGPPeers and
+    BGPConfiguration only, so IPAM churn and status updates (the busy cases at scale) reuse them as
+    they are. Built on a cluster of just these parts, the topology keeps no old blocks alive."""
     part = Cluster(nodes=nodes, peers=peers, bgp=bgp)
     topology = bgp_topology(part)
     expected = {node.name: topology.peer_count(node.name) for node in nodes}
-    return topology, expected, route_reflector_clusters(part, topology)
+    return topology, expected, route_reflector_clusters(part, topology), bgp_config_findings(part, topology)
 
 
-def bgp_state(shape: BgpTopology, node_statuses, in_use: bool):
+def bgp_state(shape: BgpTopology, configured: list[Finding], node_statuses, in_use: bool):
     """The topology with the CalicoNodeStatus reports, session detail for the nodes that have one,
     and the BGP findings."""
     base = shape.cluster
@@ -114,7 +114,7 @@ def bgp_state(shape: BgpTopology, node_statuses, in_use: bool):
                                            node_statuses=node_statuses))
     reporting = {status.node for status in node_statuses}
     sessions = {node.name: topology.sessions(node.name) for node in base.nodes if node.name in reporting}
-    return topology, sessions, bgp_findings(topology.cluster, topology) if in_use else []
+    return topology, sessions, configured + bgp_session_findings(topology) if in_use else []
 
 
 def route_reflector_clusters(cluster: Cluster, topology: BgpTopology) -> RRClusters:

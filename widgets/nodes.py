@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Input, Static
 from tui.model.cidr import Network
 from tui.model.node import Node
 from tui.model.usage import NodeUsage
-from tui.sim.selectors import SelectorError, parse_label_selector
+from tui.model.k8s_selectors import SelectorError, parse_label_selector
 from widgets.pane import Pane
 from widgets.table_sync import RowMemo, keyed_table, selected_key, sync_rows
 
@@ -190,6 +190,7 @@ class NodesPane(Pane):
         self.sort_column = "name"
         self.sort_reverse = False
         self._rows = NodeRows()
+        self._title = ""
         self.view = None
 
     def compose_body(self) -> ComposeResult:
@@ -212,7 +213,9 @@ class NodesPane(Pane):
         if any(key in rows and (key not in before or before[key][column] != values[key][column])
                for key in changed):
             self._sort()  # only when a row came or its sort value moved: sorting thousands of rows is not free
-        self.border_title = f"{self.TITLE} {len(rows)}/{len(self.view.nodes)}"
+        title = f"{self.TITLE} {len(rows)}/{len(self.view.nodes)}"
+        if title != self._title:  # setting a border title repaints the whole pane, table included
+            self.border_title = self._title = title
 
     def _sort(self) -> None:
         values = self._rows.sort_values

@@ -21,7 +21,7 @@ from tui.model.calico import parse_ipamblock
 from tui.model.cidr import overlaps, parse_cidr
 from tui.model.config import kube_proxy_pod, parse_controller_manager, parse_kube_proxy_config
 from tui.model.node import parse_node
-from tui.sim.disruption import pod_healthy, selector_matches
+from tui.model.disruption import pod_healthy, selector_matches
 
 OWNER_API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1"}
 

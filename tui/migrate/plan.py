@@ -37,7 +37,7 @@ from tui.migrate.transforms import apply_transform, installation_pool_entry, rec
 from tui.migrate.workloads import (name_of, namespace_of, pdbs_for, pinned_to, pod_key, pods_to_move,
                                    top_owner)
 from tui.model.findings import Finding
-from tui.sim.static_pods import manifest_from_mirror, set_flags
+from tui.model.static_pods import manifest_from_mirror, set_flags
 
 KCM_MANIFEST = "/etc/kubernetes/manifests/kube-controller-manager.yaml"
 KUBE_SYSTEM = "kube-system"

@@ -4,7 +4,7 @@ The data layer never watches pods cluster-wide; the migration reads them once pe
 while rolling) together with their owners, PodDisruptionBudgets and namespaces. The helpers below
 are pure: which pods hold an address in a range, who restarts a pod when it goes away, which
 budgets guard it and whether a budget can ever allow an eviction (the disruption controller's
-arithmetic, shared with the simulator in tui.sim.disruption).
+arithmetic, shared with the simulator in tui.model.disruption).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tui.migrate.transforms import PIN_ANNOTATION
 from tui.model.cidr import Network
 from tui.model.raw import (Malformed, lookup, object_name, objects, opt_bool, opt_int, opt_map, opt_str, read_meta,
                            str_map)
-from tui.sim.disruption import budget, expected_pods, selector_matches
+from tui.model.disruption import budget, expected_pods, selector_matches
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 

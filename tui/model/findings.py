@@ -45,6 +45,12 @@ def bgp_findings(cluster: Cluster, topology: BgpTopology | None = None) -> list[
     if not bgp_in_use(cluster):
         return []
     topology = topology or BgpTopology(cluster)
+    return bgp_config_findings(cluster, topology) + bgp_session_findings(topology)
+
+
+def bgp_config_findings(cluster: Cluster, topology: BgpTopology) -> list[Finding]:
+    """What the nodes, BGPPeers and BGPConfiguration say alone: the live view derives these once per
+    change of those, not at every CalicoNodeStatus update."""
     out: list[Finding] = []
     speakers = topology.speakers
     if speakers:
@@ -56,7 +62,6 @@ def bgp_findings(cluster: Cluster, topology: BgpTopology | None = None) -> list[
                     ("annotation projectcalico.org/IPv4Address is missing",),
                     "check that calico-node runs on the node and can autodetect its IP",
                     f"node/{node.name}"))
-    unknown = []
     for name, node in speakers.items():
         if len(speakers) > 1 and topology.peer_count(name) == 0:
             why = ("node-to-node mesh is off" if not cluster.bgp.node_to_node_mesh
@@ -68,8 +73,33 @@ def bgp_findings(cluster: Cluster, topology: BgpTopology | None = None) -> list[
                 "add a BGPPeer that selects the node (e.g. nodeSelector all() with peerSelector route-reflector == 'true'), "
                 "or turn the node-to-node mesh back on",
                 f"node/{name}"))
-        if not topology.status_known(name):
-            unknown.append(name)
+    for node in cluster.nodes:
+        if node.route_reflector and not node.rr_cluster_id:
+            out.append(Finding(
+                "bgp.rr-label-without-cluster-id", "warning",
+                f"{node.name} is labelled route-reflector=true but has no route-reflector cluster ID, "
+                "so it peers with its clients without reflecting their routes",
+                ("label route-reflector=true", "annotation projectcalico.org/RouteReflectorClusterID missing"),
+                f"kubectl annotate node {node.name} projectcalico.org/RouteReflectorClusterID=224.0.0.1",
+                f"node/{node.name}"))
+        elif node.rr_cluster_id and not node.route_reflector:
+            out.append(Finding(
+                "bgp.rr-cluster-id-without-label", "warning",
+                f"{node.name} has route-reflector cluster ID {node.rr_cluster_id} (it left the full mesh) "
+                "but lacks the route-reflector=true label clients select reflectors by",
+                (f"annotation projectcalico.org/RouteReflectorClusterID={node.rr_cluster_id}",),
+                f"kubectl label node {node.name} route-reflector=true",
+                f"node/{node.name}"))
+    return out
+
+
+def bgp_session_findings(topology: BgpTopology) -> list[Finding]:
+    """What the CalicoNodeStatus reports add: only the reporting nodes (a handful) are looked at."""
+    out: list[Finding] = []
+    speakers = topology.speakers
+    reporting = {name for name in {s.node for s in topology.cluster.node_statuses} if topology.status_known(name)}
+    for name in speakers:
+        if name not in reporting:
             continue
         sessions = topology.sessions(name)
         down = [s for s in sessions if s.expected and not s.established]
@@ -89,29 +119,13 @@ def bgp_findings(cluster: Cluster, topology: BgpTopology | None = None) -> list[
                 tuple(f"{s.peer_ip} ({s.type}): {s.state}" for s in extra),
                 "IPv6 sessions and sessions to external routers configured outside Calico show up here",
                 f"node/{name}"))
+    unknown = [name for name in speakers if name not in reporting]
     if unknown and len(speakers) > 1:
         out.append(Finding(
             "bgp.states-unknown", "info",
             f"BGP session states are unknown for {len(unknown)} of {len(speakers)} nodes (no CalicoNodeStatus)",
             tuple(unknown[:10]) + (("…",) if len(unknown) > 10 else ()),
             "create a CalicoNodeStatus with classes [BGP] for the nodes to inspect (Calico suggests a few at a time)"))
-    for node in cluster.nodes:
-        if node.route_reflector and not node.rr_cluster_id:
-            out.append(Finding(
-                "bgp.rr-label-without-cluster-id", "warning",
-                f"{node.name} is labelled route-reflector=true but has no route-reflector cluster ID, "
-                "so it peers with its clients without reflecting their routes",
-                ("label route-reflector=true", "annotation projectcalico.org/RouteReflectorClusterID missing"),
-                f"kubectl annotate node {node.name} projectcalico.org/RouteReflectorClusterID=224.0.0.1",
-                f"node/{node.name}"))
-        elif node.rr_cluster_id and not node.route_reflector:
-            out.append(Finding(
-                "bgp.rr-cluster-id-without-label", "warning",
-                f"{node.name} has route-reflector cluster ID {node.rr_cluster_id} (it left the full mesh) "
-                "but lacks the route-reflector=true label clients select reflectors by",
-                (f"annotation projectcalico.org/RouteReflectorClusterID={node.rr_cluster_id}",),
-                f"kubectl label node {node.name} route-reflector=true",
-                f"node/{node.name}"))
     return out
 
 

@@ -28,12 +28,12 @@ from typing import Callable, Iterable
 from tui.sim import errors, schema
 from tui.sim.calico_v3 import CalicoV1Strategy, CalicoV3Strategy
 from tui.sim.clock import Clock
-from tui.sim.disruption import budget, expected_pods, selector_matches
+from tui.model.disruption import budget, expected_pods, selector_matches
 from tui.sim.kinds import BUILTIN_STRATEGIES, SERVICE_CIDR, CustomResourceStrategy
 from tui.sim.naming import SAFE_ALPHABET
 from tui.sim.patch import ApplyConflict, PatchError, apply_merge, json_patch, merge_patch, strategic_merge_patch
 from tui.sim.resources import CALICO_V1_GROUP, CALICO_V3_GROUP, Registry, ResourceType, StorageKey
-from tui.sim.selectors import SelectorError, parse_field_selector, parse_label_selector, supported_fields
+from tui.model.k8s_selectors import SelectorError, parse_field_selector, parse_label_selector, supported_fields
 from tui.sim.store import Event, Store, TooOld, clone, meta, object_key, stamped, without_rv
 from tui.sim.strategy import Strategy
 from tui.sim.validation import check_metadata_types, check_types, field_path, metadata_causes

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-from tui.sim.static_pods import KCM, get_flag, manifest_hash, set_flags
+from tui.model.static_pods import get_flag, set_flags
+from tui.sim.static_pods import KCM, manifest_hash
 
 KUBELET_RUNNING = "running"
 KUBELET_STOPPED = "stopped"

@@ -8,7 +8,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from tui.sim import errors, schema
-from tui.sim.disruption import selector_matches
+from tui.model.disruption import selector_matches
 from tui.sim.errors import field_error
 from tui.sim.resources import ResourceType
 from tui.sim.strategy import Strategy

@@ -20,7 +20,8 @@ import yaml
 from tui.sim.hosts import KUBELET_RUNNING, KUBELET_STOPPED, Host
 from tui.sim.node_objects import CONTROL_PLANE_LABEL, internal_ip, is_node_ready
 from tui.sim.pod_objects import is_mirror
-from tui.sim.static_pods import KCM, CONFIG_HASH, cluster_configuration, kubeadm_manifests, manifest_from_mirror
+from tui.model.static_pods import manifest_from_mirror
+from tui.sim.static_pods import KCM, CONFIG_HASH, cluster_configuration, kubeadm_manifests
 
 FORMAT_VERSION = "calico-tui/v1alpha1"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: snapshots can be large

@@ -88,7 +88,13 @@ def parse_int(value: str | None, name: str, minimum: int | None = None) -> int |
 
 
 def to_json(obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (from a `\ud800` escape in a request) echoed in a message: Go's encoder
+        # writes U+FFFD for what is not valid UTF-8, and so do we; a surrogate pair becomes its character.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def json_response(obj, status: int = 200) -> web.Response:

@@ -16,7 +16,7 @@ from tui.sim.controllers.base import (BY_NAMESPACE, BY_OWNER, DAEMONSETS, DEPLOY
                                       REPLICASETS, STATEFULSETS, Controller, controlled_by, controller_uid,
                                       key_of)
 from tui.sim.controllers.scheduler import affinity_matches, untolerated
-from tui.sim.disruption import budget, expected_pods, scaled, selector_matches
+from tui.model.disruption import budget, expected_pods, scaled, selector_matches
 from tui.sim.kinds import pod_spec_defaults
 from tui.sim.naming import revision_hash, template_hash
 from tui.sim.pod_objects import (DAEMONSET_HOSTNETWORK_TOLERATION, DAEMONSET_TOLERATIONS, is_ready, is_terminal,

@@ -1,4 +1,5 @@
-"""Kubernetes label and field selectors, parsed and matched like the apiserver.
+"""Kubernetes label and field selectors, parsed and matched like the apiserver (shared by the simulator,
+the migration engine and the nodes filter).
 
 The simulator must reject what the real server rejects (a malformed selector is a 400, an unsupported
 field a 400 ``field label not supported``) and match exactly what it matches, because clients such as

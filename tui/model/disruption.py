@@ -1,4 +1,5 @@
-"""PodDisruptionBudget arithmetic for the eviction subresource, as the disruption controller does it."""
+"""PodDisruptionBudget arithmetic as the disruption controller does it: the simulator's eviction
+subresource and the migration's drain planning share it."""
 
 from __future__ import annotations
 
