@@ -141,8 +141,8 @@ def measure_variant(variant: Variant, settings: Settings, kubectl_binary: str | 
             result["runs"] = runs
             progress(f"{variant.name}: terminal output")
             target.control("DELETE", "requests")
-            result["terminal"] = terminal.measure(target, specs, settings.terminal_seconds, settings.terminal_rate,
-                                                  settings.client_timeout)
+            result["terminal"] = terminal.measure(target, specs, variant.nodes, settings.terminal_seconds,
+                                                  settings.terminal_rate, settings.client_timeout)
         finally:
             kubectl.close()
     result["load_after"] = os.getloadavg()

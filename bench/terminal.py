@@ -23,15 +23,18 @@ from bench.cluster import Target
 from bench.proc import cpu_seconds
 
 COLUMNS, LINES = 160, 50
-QUIET = 3.0  # seconds of little output after every watch opened: the first screen is drawn
+QUIET = 3.0  # seconds of little output after the complete dashboard was drawn
 SETTLED = 2048  # bytes per second below a redraw of any pane
 
 
 class PtyReader:
     """Reads everything the child writes on the master side, noting when each chunk arrived."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, marker: bytes = b"") -> None:
         self.fd = fd
+        self.marker = marker  # text whose appearance says the complete dashboard was drawn
+        self.marked = threading.Event()
+        self._tail = b""
         self.chunks: list[tuple[float, int]] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -47,6 +50,11 @@ class PtyReader:
                 return
             with self._lock:
                 self.chunks.append((time.monotonic(), len(data)))
+            if self.marker and not self.marked.is_set():
+                seen = self._tail + data
+                if self.marker in seen:
+                    self.marked.set()
+                self._tail = seen[-len(self.marker):]
 
     def bytes_between(self, start: float, end: float) -> int:
         with self._lock:
@@ -70,9 +78,12 @@ def spawn_app(kubeconfig: str) -> tuple[int, int]:
 
 
 def wait_drawn(reader: PtyReader, target: Target, specs, timeout: float) -> bool:
-    """Until every watch is open and then QUIET seconds passed with under SETTLED bytes in each."""
+    """Until every watch is open, the complete dashboard was drawn (the nodes pane's title counts
+    every node), and then QUIET seconds passed with under SETTLED bytes in each. At 5,000 nodes the
+    first complete screen comes seconds after the watches open; without the marker that first draw
+    could fall into the idle window."""
     deadline = time.monotonic() + timeout
-    while target.watches_open_at(specs) is None:
+    while target.watches_open_at(specs) is None or not reader.marked.is_set():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.5)
@@ -105,10 +116,10 @@ def reap(pid: int, timeout: float) -> bool:
     return True
 
 
-def measure(target: Target, specs, seconds: float, churn_rate: float, startup_timeout: float) -> dict:
+def measure(target: Target, specs, nodes: int, seconds: float, churn_rate: float, startup_timeout: float) -> dict:
     """Idle and churn windows of the real app on a pseudo-terminal (clear the request log first)."""
     pid, fd = spawn_app(str(target.kubeconfig))
-    reader = PtyReader(fd)
+    reader = PtyReader(fd, f"Nodes {nodes}/{nodes}".encode())
     try:
         if not wait_drawn(reader, target, specs, startup_timeout):
             raise RuntimeError(f"the app did not settle within {startup_timeout} s")

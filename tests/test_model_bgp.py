@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from model_builders import RR_NODES, SEED_ADDRESSES, calico, caliconodestatus, node, seed_raw
 from tui.model.bgp import GLOBAL_PEER, MESH, NODE_PEER, BgpTopology
-from tui.model.cluster import build_cluster
+from tui.model.cluster import Cluster, build_cluster
 from tui.model.findings import bgp_findings
 from tui.model.selector import parse_selector
 
@@ -98,6 +98,29 @@ def test_unexpected_observed_sessions_are_kept() -> None:
     extra = [s for s in sessions if s.expected is None]
     assert [(str(s.peer_ip), s.type, s.state) for s in extra] == [("10.10.1.16", "NodeMesh", "Idle")]
     assert all(s.established for s in sessions if s.expected)
+
+
+def test_a_status_rewritten_with_the_same_sessions_reuses_the_merged_ones() -> None:
+    """calico-node rewrites every CalicoNodeStatus each update period; a reflector's thousands of
+    sessions are merged again only when one of them changed."""
+    raw = seed_raw()
+    peers = [(ip("node01"), "NodePeer", "Established"), (ip("node02"), "NodePeer", "Established")]
+    raw["caliconodestatuses"] = [caliconodestatus("node05", peers)]
+    cluster = build_cluster(raw)
+    shape = BgpTopology(Cluster(nodes=cluster.nodes, peers=cluster.peers, bgp=cluster.bgp))
+
+    def sessions_after(status: dict):
+        raw["caliconodestatuses"] = [status]
+        statuses = build_cluster(raw).node_statuses
+        return shape.with_statuses(Cluster(nodes=cluster.nodes, peers=cluster.peers, bgp=cluster.bgp,
+                                           node_statuses=statuses)).sessions("node05")
+
+    first = sessions_after(caliconodestatus("node05", peers))
+    rewritten = caliconodestatus("node05", peers)
+    rewritten["status"]["lastUpdated"] = "2024-05-01T10:00:10Z"
+    assert sessions_after(rewritten) is first
+    changed = sessions_after(caliconodestatus("node05", [peers[0], (ip("node02"), "NodePeer", "Active")]))
+    assert changed is not first and not all(s.established for s in changed)
 
 
 # --- findings -------------------------------------------------------------------------------------

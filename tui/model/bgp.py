@@ -96,6 +96,10 @@ class BgpTopology:
         # clients, asked for again by every CalicoNodeStatus update.
         self._expected: dict[tuple[str, bool], tuple[ExpectedPeer, ...]] = {}
         self._sessions: dict[str, tuple[Session, ...]] = {}  # per node, for this copy's statuses
+        # Per node, kept across copies: the reported peers the sessions were merged from. calico-node
+        # rewrites a status at every update period; unchanged sessions parse to the same PeerStatus
+        # objects, so a reflector's thousands of merged sessions are reused by an identity check.
+        self._merged: dict[str, tuple[bool, tuple[PeerStatus, ...], tuple[Session, ...]]] = {}
         self._compute_peerings()
 
     # -- BGPPeer resolution ----------------------------------------------------------------------
@@ -245,7 +249,17 @@ class BgpTopology:
         """Expected sessions merged with the node's CalicoNodeStatus, then reported-only ones."""
         sessions = self._sessions.get(node_name)
         if sessions is None:
-            sessions = self._sessions[node_name] = self._merged_sessions(node_name)
+            status = self.cluster.node_status(node_name)
+            known = status is not None and status.reports_bgp
+            peers = status.peers if known else ()
+            hit = self._merged.get(node_name)
+            if (hit is not None and hit[0] == known and len(hit[1]) == len(peers)
+                    and all(a is b for a, b in zip(hit[1], peers))):
+                sessions = hit[2]
+            else:
+                sessions = self._merged_sessions(node_name)
+                self._merged[node_name] = (known, peers, sessions)
+            self._sessions[node_name] = sessions
         return sessions
 
     def _merged_sessions(self, node_name: str) -> tuple[Session, ...]:

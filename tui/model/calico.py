@@ -8,10 +8,10 @@ Each `parse_*` returns the object or raises `Malformed` with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
-from tui.model.cidr import Address, Network, address_count, parse_address, parse_cidr
+from tui.model.cidr import Address, CidrError, Network, address_count, parse_address, parse_cidr
 from tui.model.raw import (
     Malformed,
     Meta,
@@ -462,12 +462,8 @@ def parse_caliconodestatus(obj: RawObject) -> CalicoNodeStatus:
     for family in ("peersV4", "peersV6"):
         for index, entry in enumerate(objects(obj, f"status.bgp.{family}")):
             path = f"status.bgp.{family}[{index}]"
-            peers.append(PeerStatus(
-                peer_ip=checked(f"{path}.peerIP", parse_address, req_str(entry, "peerIP")),
-                type=opt_str(entry, "type", ""),
-                state=opt_str(entry, "state", ""),
-                since=opt_str(entry, "since"),
-            ))
+            peers.append(_peer_status(path, req_str(entry, "peerIP"), opt_str(entry, "type", ""),
+                                      opt_str(entry, "state", ""), opt_str(entry, "since")))
     return CalicoNodeStatus(
         meta=meta,
         node=req_str(obj, "spec.node"),
@@ -477,6 +473,21 @@ def parse_caliconodestatus(obj: RawObject) -> CalicoNodeStatus:
         bird_v4_state=opt_str(obj, "status.agent.birdV4.state"),
         peers=tuple(peers),
     )
+
+
+@lru_cache(maxsize=1 << 16)
+def _peer_status_cached(peer_ip: str, type_: str, state: str, since: str | None) -> PeerStatus:
+    return PeerStatus(parse_address(peer_ip), type_, state, since)
+
+
+def _peer_status(path: str, peer_ip: str, type_: str, state: str, since: str | None) -> PeerStatus:
+    """A route reflector reports thousands of sessions and calico-node rewrites them all at every
+    update period: an unchanged session is the very PeerStatus of last time (so the merged sessions
+    of the BGP topology can be reused), at the cost of a dict lookup instead of an address parse."""
+    try:
+        return _peer_status_cached(peer_ip, type_, state, since)
+    except CidrError as error:
+        raise Malformed(f"{path}.peerIP: {error}") from None
 
 
 # --- ClusterInformation ---------------------------------------------------------------------------
