@@ -126,11 +126,17 @@ async def plan(pilot, screen: MigrationScreen, messages, **choices) -> None:
     await until(pilot, lambda: count(messages, PlanReady) > planned and screen.planned, "the plan", 60)
 
 
+async def confirmation(pilot, key: str) -> ConfirmDialog:
+    """Press `key` and wait for the confirmation it asks for."""
+    await pilot.press(key)
+    return await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog) and pilot.app.screen,
+                       "the confirmation")
+
+
 async def run(pilot, screen: MigrationScreen, messages, key: str, timeout: float = 150) -> str:
     """Press `key`, confirm, wait for the run to end; returns its outcome."""
     finished = count(messages, RunFinished)
-    await pilot.press(key)
-    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the confirmation")
+    await confirmation(pilot, key)
     await pilot.press("y")
     await until(pilot, lambda: count(messages, RunFinished) > finished, f"the run started with {key}", timeout)
     await until(pilot, lambda: screen.outcome is not None, "the outcome shown")

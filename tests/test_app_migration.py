@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from migrate_cluster import end_state, expected_state
-from migration_pilot import (SMALL, cluster, count, fast, isolated, make_app, open_migration, plan,  # noqa: F401
+from migration_pilot import (SMALL, cluster, confirmation, count, fast, isolated, make_app, open_migration, plan,  # noqa: F401
                              run, statuses)
 from screens.confirm import ConfirmDialog
 from test_app_dashboard import until
@@ -49,8 +49,7 @@ async def test_killed_mid_roll_resumes_in_a_new_app_and_finishes(cluster):
         screen = await open_migration(pilot)
         await plan(pilot, screen, messages, allow_bare_pod_loss=True, node_strategy="disable-allocation")
         fast(cluster)
-        await pilot.press("u")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await confirmation(pilot, "u")
         await pilot.press("y")
 
         def rolling() -> bool:

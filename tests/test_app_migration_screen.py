@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migration_pilot import (SMALL, choose, cluster, count, fast, make_app, open_migration, plan,  # noqa: F401
+from migration_pilot import (SMALL, choose, cluster, confirmation, count, fast, make_app, open_migration, plan,  # noqa: F401
                              isolated, shared_cluster, statuses)
 from screens.confirm import ConfirmDialog
 from screens.dashboard import DashboardScreen
@@ -126,8 +126,7 @@ async def test_a_manual_step_waits_for_the_operator_who_copies_and_runs_the_comm
         screen = await open_migration(pilot)
         await plan(pilot, screen, messages, allow_bare_pod_loss=True, node_strategy="disable-allocation")
         fast(cluster)
-        await pilot.press("u")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await confirmation(pilot, "u")
         body = app.screen.body.plain
         assert "• create IPPool ipv4-ippool-172-21-0-0-16" in body
         assert "• update ConfigMap kube-system/kube-proxy (kube-proxy-cluster-cidr)" in body
@@ -135,8 +134,7 @@ async def test_a_manual_step_waits_for_the_operator_who_copies_and_runs_the_comm
         await pilot.press("y")
         await until(pilot, lambda: count(messages, RunFinished), "the run up to the manual step", 120)
 
-        await pilot.press("u")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await confirmation(pilot, "u")
         assert "on node01: edit-kcm (you perform, the runner waits for it)" in app.screen.body.plain
         await pilot.press("y")
         await until(pilot, lambda: statuses(screen)["kube-controller-manager"] == "◐ waiting for operator",
@@ -164,8 +162,7 @@ async def test_rollback_pause_and_the_dashboard_during_a_run(cluster):
     async with app.run_test(size=WIDE, message_hook=messages.append) as pilot:
         screen = await open_migration(pilot)
         await plan(pilot, screen, messages, allow_bare_pod_loss=True)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await confirmation(pilot, "n")
         assert app.screen.body.plain.count("•") == 1  # one step, one write
         await pilot.press("y")
         await until(pilot, lambda: count(messages, RunFinished) == 1, "create-pool")
@@ -173,8 +170,7 @@ async def test_rollback_pause_and_the_dashboard_during_a_run(cluster):
         figures = screen.query_one(LiveFigures)
         await until(pilot, lambda: f"{NEW_POOL} 0" in text(figures), "the new pool in the live strip")
 
-        await pilot.press("n")  # kube-proxy restarts pod by pod: in real time, long enough to pause and look away
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await confirmation(pilot, "n")  # kube-proxy restarts pod by pod: in real time, long enough to pause and look away
         await pilot.press("y")
         await until(pilot, lambda: statuses(screen)["kube-proxy"] == "▶ running", "kube-proxy running")
         await pilot.press("p")

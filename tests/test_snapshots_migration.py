@@ -14,8 +14,7 @@ from datetime import datetime, timezone
 import pytest
 from textual.widgets import Input
 
-from migration_pilot import choose
-from screens.confirm import ConfirmDialog
+from migration_pilot import choose, confirmation
 from screens.migration import MigrationScreen
 from test_app_dashboard import until
 from test_snapshots import FROZEN_NOW, measured, snapshot_sim  # noqa: F401
@@ -105,8 +104,7 @@ def test_running_view_with_progress_and_log(snapshot_sim, snap_compare):
     async def running(pilot):
         screen = await planned(pilot, allow_bare_pod_loss=True)
         for step in ("create-pool", "kube-proxy"):  # the second waits for pods a frozen cluster never restarts
-            await pilot.press("n")
-            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the confirmation")
+            await confirmation(pilot, "n")
             await pilot.press("y")
             if step == "create-pool":
                 await until(pilot, lambda: screen.outcome == STOPPED, "the new pool")
