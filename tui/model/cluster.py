@@ -226,7 +226,8 @@ def _app(obj: Any) -> str | None:
     labels = _labels(obj)
     if labels.get("component") == "kube-controller-manager":
         return "kube-controller-manager"
-    return labels.get("k8s-app") or _meta_field(obj, "name")
+    app = labels.get("k8s-app") or _meta_field(obj, "name")
+    return app if isinstance(app, str) else None  # a damaged label or name matches no component
 
 
 def _by_name(obj: Any) -> str:
