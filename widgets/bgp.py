@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from tui.model.identity import identical
 from widgets.header import finding_line
 from widgets.pane import Pane
 from widgets.table_sync import RowMemo, keyed_table, selected_key, sync_rows
@@ -126,8 +127,7 @@ class BgpPane(Pane):
         inputs = (view.cluster.bgp, view.cluster.peers, view.cluster.nodes, view.expected_peers, view.sessions,
                   view.rr_clusters)
         findings = [f for f in view.findings if f.id.startswith("bgp.")]
-        if (len(inputs) == len(self._shown_from) and all(a is b for a, b in zip(inputs, self._shown_from))
-                and findings == self._shown_findings):
+        if identical(inputs, self._shown_from) and findings == self._shown_findings:
             return  # IPAM churn: the live view reuses its BGP parts, and a row per node costs at 5,000
         self._shown_from, self._shown_findings = inputs, findings
         summary = bgp_summary(view)

@@ -15,6 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
 from tui.model.cidr import Network
+from tui.model.identity import changed_positions, identical
 from tui.model.node import Node
 from tui.model.usage import NodeUsage
 from tui.model.k8s_selectors import SelectorError, parse_label_selector
@@ -142,9 +143,8 @@ class NodeRows:
         context = (cluster.bgp, cluster.controller_managers, matcher)
         usages, old = view.nodes, self._usages
         self._usages = usages
-        if (len(context) == len(self._context) and all(a is b for a, b in zip(context, self._context))
-                and len(usages) == len(old)):
-            moved = [i for i, (a, b) in enumerate(zip(usages, old)) if a is not b]
+        if identical(context, self._context) and len(usages) == len(old):
+            moved = changed_positions(old, usages)
             if all(usages[i].name == old[i].name for i in moved):
                 names = {usages[i].name for i in moved}
                 before = {name: self.sort_values[name] for name in names if name in self.sort_values}

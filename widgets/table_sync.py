@@ -13,6 +13,8 @@ from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from tui.model.identity import identical
+
 T = TypeVar("T")
 
 # Per table and column, how many cells have each width. Textual re-measures every cell of a column
@@ -142,7 +144,7 @@ class RowMemo:
 
     def get(self, key: str, inputs: tuple, build: Callable[[], T]) -> T:
         hit = self._rows.get(key)
-        if hit is None or len(hit[0]) != len(inputs) or any(a is not b for a, b in zip(hit[0], inputs)):
+        if hit is None or not identical(hit[0], inputs):
             hit = (inputs, build())
             self._rows[key] = hit
         return hit[1]

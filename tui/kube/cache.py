@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Mapping
 from tui.kube.connection import Connection
 from tui.kube.heartbeat import Heartbeat
 from tui.kube.reflector import Health, Reflector, Tuning
+from tui.model.identity import identical
 from tui.kube.resources import WatchSpec, watch_specs
 from tui.model.raw import RAW_KEYS, RawCluster
 
@@ -179,7 +180,7 @@ class ClusterCache:
                 continue
             with self._lock:
                 joined = self._joined.get(key)
-                if joined is None or any(a is not b for a, b in zip(joined[0], parts)):
+                if joined is None or not identical(joined[0], parts):
                     joined = self._joined[key] = (parts, [obj for part in parts for obj in part])
             raw[key] = joined[1]
         return raw

@@ -25,6 +25,7 @@ from functools import cached_property
 from tui.model.calico import BGPPeer, PeerStatus
 from tui.model.cidr import Address
 from tui.model.cluster import Cluster
+from tui.model.identity import identical
 from tui.model.node import Node
 
 MESH = "NodeMesh"
@@ -253,8 +254,7 @@ class BgpTopology:
             known = status is not None and status.reports_bgp
             peers = status.peers if known else ()
             hit = self._merged.get(node_name)
-            if (hit is not None and hit[0] == known and len(hit[1]) == len(peers)
-                    and all(a is b for a, b in zip(hit[1], peers))):
+            if hit is not None and hit[0] == known and identical(hit[1], peers):
                 sessions = hit[2]
             else:
                 sessions = self._merged_sessions(node_name)

@@ -49,6 +49,7 @@ from tui.model.config import (
     parse_kubeadm_config,
     parse_pod,
 )
+from tui.model.identity import few_changed, identical
 from tui.model.node import Node, parse_node
 from tui.model.raw import RAW_KEYS, Malformed, RawCluster, object_name, str_map
 
@@ -120,8 +121,8 @@ class Cluster:
 class ParseMemo:
     """What the previous build of a live view parsed and derived, so the next one redoes only what
     its change set touched: parsed objects keyed by (parser, uid, resourceVersion), values derived
-    from unchanged inputs (`derived`), helpers that update themselves (`state`), unchanged results
-    (`same`). Entries a build did not use are dropped after it (`rotate`)."""
+    from unchanged inputs (`derived`), helpers that update themselves (`state`). Entries a build did
+    not use are dropped after it (`rotate`)."""
 
     def __init__(self) -> None:
         self._previous: dict[tuple, Any] = {}
@@ -165,15 +166,6 @@ class ParseMemo:
         self._current[key] = value
         return value
 
-    def same(self, key: Any, value: T) -> T:
-        """`value`, or the equal value the previous build kept under `key`: a result that did not
-        change keeps its identity, so what was derived from it is reused by identity too."""
-        old = self._current.get(key, self._previous.get(key))
-        if old is not None and old == value:
-            value = old
-        self._current[key] = value
-        return value
-
     def rotate(self) -> None:
         """After each build: entries it did not use are dropped."""
         self._previous, self._current = self._current, {}
@@ -181,8 +173,7 @@ class ParseMemo:
 
 def _same(a: Any, b: Any) -> bool:
     """The same object, or tuples of the same objects."""
-    return a is b or (type(a) is tuple and type(b) is tuple and len(a) == len(b)
-                      and all(x is y for x, y in zip(a, b)))
+    return a is b or (type(a) is tuple and type(b) is tuple and identical(a, b))
 
 
 class _Reader:
@@ -276,14 +267,13 @@ class _Collection:
         return (None if getattr(parsed, "deleted", False) else parsed), None
 
     def _patch(self, items: Any) -> bool:
-        old = self.objects
-        if type(items) is not list or self.rebuilt_from is not list or len(items) != len(old) or self.invalid:
+        if type(items) is not list or self.rebuilt_from is not list or self.invalid:
             return False
-        changed = [i for i, (a, b) in enumerate(zip(old, items)) if a is not b]
+        changed = few_changed(self.objects, items)
+        if changed is None:
+            return False
         if not changed:
             return True
-        if len(changed) * 8 > len(items):
-            return False
         replaced = []
         for i in changed:
             new, invalid = self._read(items[i])

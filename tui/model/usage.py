@@ -18,6 +18,7 @@ from typing import Any
 from tui.model.calico import Allocation, IPAMBlock, IPPool
 from tui.model.cidr import Address, Network, contains, overlaps
 from tui.model.cluster import Cluster, ParseMemo
+from tui.model.identity import few_changed
 from tui.model.node import Node
 
 ORPHANED = "orphaned allocation blocks"
@@ -72,12 +73,10 @@ def _replaced(old: tuple[IPAMBlock, ...] | None, new: tuple[IPAMBlock, ...]
               ) -> list[tuple[int, IPAMBlock, IPAMBlock]] | None:
     """(position, before, after) of the blocks `new` modified in place of `old`; None when `new`
     is not `old` with a few blocks modified (blocks came or went, or many changed)."""
-    if old is None or len(old) != len(new):
+    positions = None if old is None else few_changed(old, new)
+    if positions is None or any(old[i].name != new[i].name for i in positions):
         return None
-    changed = [(i, a, b) for i, (a, b) in enumerate(zip(old, new)) if a is not b]
-    if len(changed) * 8 > len(new) or any(a.name != b.name for _, a, b in changed):
-        return None
-    return changed
+    return [(i, old[i], new[i]) for i in positions]
 
 
 class _PoolUsages:
@@ -101,8 +100,8 @@ class _PoolUsages:
                     self.members[pool][self.slot[position]] = after
                     self.in_use[pool] += after.in_use - before.in_use
                     touched.add(pool)
-                self.result = tuple(self._usage(u.pool.name if u.pool else None) if
-                                    (u.pool.name if u.pool else None) in touched else u for u in self.result)
+                self.result = tuple(self._usage(name) if (name := u.pool.name if u.pool else None) in touched
+                                    else u for u in self.result)
             self.blocks = blocks
         return self.result
 
