@@ -148,25 +148,27 @@ class NodeRows:
             if all(usages[i].name == old[i].name for i in moved):
                 names = {usages[i].name for i in moved}
                 before = {name: self.sort_values[name] for name in names if name in self.sort_values}
+                cidrs = cluster_cidrs(cluster)
                 for i in moved:
-                    self._place(usages[i], cluster, matcher)
+                    self._place(usages[i], cluster, cidrs, matcher)
                 return names, before
         self._context = context
         before = self.sort_values
         self.rows, self.sort_values = {}, {}
+        cidrs = cluster_cidrs(cluster)
         for usage in usages:
-            self._place(usage, cluster, matcher)
+            self._place(usage, cluster, cidrs, matcher)
         self._memo.keep_only(self.rows)
         return None, before
 
-    def _place(self, usage: NodeUsage, cluster, matcher: NodeMatcher) -> None:
+    def _place(self, usage: NodeUsage, cluster, cidrs: tuple[Network, ...], matcher: NodeMatcher) -> None:
         name, node = usage.name, usage.node
         if not matcher(name, node.labels if node else {}):
             self.rows.pop(name, None)
             self.sort_values.pop(name, None)
             return
         cells, sort = self._memo.get(name, (usage, cluster.bgp, cluster.controller_managers),
-                                     lambda: node_row(usage, cluster, cluster_cidrs(cluster)))
+                                     lambda: node_row(usage, cluster, cidrs))
         self.rows[name], self.sort_values[name] = cells, sort
 
 
